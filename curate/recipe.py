@@ -1,0 +1,229 @@
+"""Recipes: YAML files that name stages and their parameters.
+
+```yaml
+name: demo
+read:                  # optional: WARC reader limits (curate.io.warc.ReadLimits)
+  max_payload_bytes: 20971520
+stages:                # in order; each item is one registered stage name and its parameters
+  - extract: {method: resiliparse}
+  - length_filter: {min_words: 50}
+  - exact_dedup        # a bare name takes the defaults
+output:                # optional: Parquet writing (curate.io.writer.OutputOptions)
+  max_shard_bytes: 536870912
+plugins: [my_package.my_stages]   # optional: modules to import that register extra stages
+```
+
+Recipes are loaded with a safe YAML loader and validated before any work starts: an unknown stage, an
+unknown or mistyped key fails with one error naming it and the file. ``--set stage.key=value`` overrides a
+parameter (``stage`` is the stage name, or ``name#2`` for its second occurrence; ``read.`` and ``output.``
+address those sections).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import importlib.resources
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from curate.errors import RecipeError
+from curate.stage import BaseStage, GlobalStage, build_stage, coerce
+
+TOP_KEYS = {"name", "description", "read", "stages", "output", "plugins"}
+
+
+@dataclass
+class Recipe:
+    """A parsed, validated recipe. ``stages`` holds (name, params) in order."""
+
+    name: str
+    path: str
+    stages: list[tuple[str, dict[str, Any]]]
+    read: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] = field(default_factory=dict)
+    plugins: list[str] = field(default_factory=list)
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.path,
+            "plugins": self.plugins,
+            "read": self.read,
+            "stages": [{n: p} for n, p in self.stages],
+            "output": self.output,
+        }
+
+    def build(self) -> list[BaseStage]:
+        """Instantiate every stage (validating keys and types)."""
+        import_plugins(self.plugins, self.path)
+        counts: dict[str, int] = {}
+        out = []
+        for i, (name, params) in enumerate(self.stages):
+            counts[name] = counts.get(name, 0) + 1
+            where = f"{self.path}: stages[{i}] {name}"
+            out.append(build_stage(name, params, where=where))
+        return out
+
+
+def import_plugins(plugins: list[str], where: str) -> None:
+    for mod in plugins:
+        try:
+            importlib.import_module(mod)
+        except ImportError as e:
+            raise RecipeError(f"{where}: plugins: cannot import {mod!r}: {e}") from e
+
+
+def builtin_recipes() -> dict[str, Path]:
+    root = importlib.resources.files("pipelines")
+    return {Path(str(p)).stem: Path(str(p)) for p in root.iterdir() if str(p).endswith((".yaml", ".yml"))}
+
+
+def resolve_recipe_path(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.exists():
+            raise RecipeError(f"recipe file not found: {name_or_path}")
+        return p
+    recipes = builtin_recipes()
+    if name_or_path not in recipes:
+        raise RecipeError(f"unknown recipe {name_or_path!r}: not a file and not a built-in ({', '.join(sorted(recipes))})")
+    return recipes[name_or_path]
+
+
+def parse_recipe(data: Any, path: str) -> Recipe:
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe is a mapping with a 'stages:' list")
+    unknown = set(data) - TOP_KEYS
+    if unknown:
+        raise RecipeError(f"{path}: unknown top-level key(s) {sorted(unknown)} (accepted: {sorted(TOP_KEYS)})")
+    stages_raw = data.get("stages")
+    if not isinstance(stages_raw, list) or not stages_raw:
+        raise RecipeError(f"{path}: 'stages' must be a non-empty list")
+    stages: list[tuple[str, dict[str, Any]]] = []
+    for i, item in enumerate(stages_raw):
+        if isinstance(item, str):
+            stages.append((item, {}))
+        elif isinstance(item, dict) and len(item) == 1:
+            (name, params), = item.items()
+            if params is None:
+                params = {}
+            if not isinstance(params, dict):
+                raise RecipeError(f"{path}: stages[{i}] {name}: parameters must be a mapping, got {params!r}")
+            stages.append((str(name), dict(params)))
+        else:
+            raise RecipeError(f"{path}: stages[{i}] must be a stage name or a one-key mapping name: {{params}}")
+    for key in ("read", "output"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise RecipeError(f"{path}: '{key}' must be a mapping")
+    plugins = data.get("plugins") or []
+    if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
+        raise RecipeError(f"{path}: 'plugins' must be a list of module names")
+    return Recipe(
+        name=str(data.get("name") or Path(path).stem),
+        path=path,
+        stages=stages,
+        read=dict(data.get("read") or {}),
+        output=dict(data.get("output") or {}),
+        plugins=plugins,
+        description=str(data.get("description") or ""),
+    )
+
+
+def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
+    """Apply ``stage.key=value`` overrides (values parsed as YAML scalars)."""
+    recipe = copy.deepcopy(recipe)
+    for ov in overrides:
+        if "=" not in ov or "." not in ov.split("=", 1)[0]:
+            raise RecipeError(f"--set {ov!r}: expected stage.key=value")
+        lhs, raw = ov.split("=", 1)
+        target, key = lhs.rsplit(".", 1)
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        if target in ("read", "output"):
+            getattr(recipe, target)[key] = value
+            continue
+        name, _, nth = target.partition("#")
+        want = int(nth) if nth.isdigit() else 1
+        seen = 0
+        for i, (sname, params) in enumerate(recipe.stages):
+            if sname == name:
+                seen += 1
+                if seen == want:
+                    recipe.stages[i] = (sname, {**params, key: value})
+                    break
+        else:
+            names = ", ".join(n for n, _ in recipe.stages)
+            raise RecipeError(f"--set {ov!r}: the recipe has no stage {target!r} (stages: {names})")
+    return recipe
+
+
+def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe:
+    """Load a recipe by built-in name or YAML path, apply overrides, and validate everything."""
+    path = resolve_recipe_path(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path}: invalid YAML: {e}") from e
+    recipe = parse_recipe(data, str(path))
+    recipe = apply_overrides(recipe, overrides or [])
+    validate(recipe)
+    return recipe
+
+
+def validate(recipe: Recipe) -> list[BaseStage]:
+    """Build every stage and check the read/output sections; raise RecipeError naming the key."""
+    from curate.io.writer import OutputOptions
+    from curate.io.warc import ReadLimits
+
+    _check_dataclass(ReadLimits, recipe.read, f"{recipe.path}: read")
+    _check_dataclass(OutputOptions, recipe.output, f"{recipe.path}: output")
+    return recipe.build()
+
+
+def _check_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for k, v in values.items():
+        if k not in fields:
+            raise RecipeError(f"{where}: unknown key {k!r} (accepted: {', '.join(fields)})")
+        kwargs[k] = coerce(v, hints.get(k), f"{where}.{k}")
+    return cls(**kwargs)
+
+
+def read_limits(recipe: Recipe) -> Any:
+    from curate.io.warc import ReadLimits
+
+    return _check_dataclass(ReadLimits, recipe.read, f"{recipe.path}: read")
+
+
+def output_options(recipe: Recipe) -> Any:
+    from curate.io.writer import OutputOptions
+
+    return _check_dataclass(OutputOptions, recipe.output, f"{recipe.path}: output")
+
+
+def segments(stages: list[BaseStage]) -> list[tuple[list[BaseStage], GlobalStage | None]]:
+    """Split stages into segments: per-document stages, each run ending at a global stage (or the end)."""
+    out: list[tuple[list[BaseStage], GlobalStage | None]] = []
+    cur: list[BaseStage] = []
+    for s in stages:
+        if isinstance(s, GlobalStage):
+            out.append((cur, s))
+            cur = []
+        else:
+            cur.append(s)
+    if cur or not out:
+        out.append((cur, None))
+    return out
