@@ -10,7 +10,7 @@ stages:                # in order; each item is one registered stage name and it
   - exact_dedup        # a bare name takes the defaults
 output:                # optional: Parquet writing (curate.io.writer.OutputOptions)
   max_shard_bytes: 536870912
-plugins: [my_package.my_stages]   # optional: modules to import that register extra stages
+plugins: [my_package.my_stages, ./more_stages.py]   # optional: modules that register extra stages
 ```
 
 Recipes are loaded with a safe YAML loader and validated before any work starts: an unknown stage, an
@@ -73,10 +73,25 @@ class Recipe:
 
 
 def import_plugins(plugins: list[str], where: str) -> None:
+    """Import plugin modules: a module name on the path, or a ``.py`` file (resolved when the recipe loads)."""
+    import importlib.util
+    import sys
+
     for mod in plugins:
         try:
-            importlib.import_module(mod)
-        except ImportError as e:
+            if mod.endswith(".py"):
+                name = f"curate_plugin_{Path(mod).stem}"
+                if name in sys.modules:
+                    continue
+                spec = importlib.util.spec_from_file_location(name, mod)
+                if spec is None or spec.loader is None:
+                    raise ImportError(f"cannot load {mod}")
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(mod)
+        except (ImportError, FileNotFoundError) as e:
             raise RecipeError(f"{where}: plugins: cannot import {mod!r}: {e}") from e
 
 
@@ -124,7 +139,9 @@ def parse_recipe(data: Any, path: str) -> Recipe:
             raise RecipeError(f"{path}: '{key}' must be a mapping")
     plugins = data.get("plugins") or []
     if not isinstance(plugins, list) or not all(isinstance(p, str) for p in plugins):
-        raise RecipeError(f"{path}: 'plugins' must be a list of module names")
+        raise RecipeError(f"{path}: 'plugins' must be a list of module names or .py files")
+    # A plugin file is relative to the recipe's folder; make it absolute so workers find it.
+    plugins = [str((Path(path).parent / p).resolve()) if p.endswith(".py") else p for p in plugins]
     return Recipe(
         name=str(data.get("name") or Path(path).stem),
         path=path,
@@ -181,8 +198,8 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe
 
 def validate(recipe: Recipe) -> list[BaseStage]:
     """Build every stage and check the read/output sections; raise RecipeError naming the key."""
-    from curate.io.writer import OutputOptions
     from curate.io.warc import ReadLimits
+    from curate.io.writer import OutputOptions
 
     _check_dataclass(ReadLimits, recipe.read, f"{recipe.path}: read")
     _check_dataclass(OutputOptions, recipe.output, f"{recipe.path}: output")

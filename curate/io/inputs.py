@@ -125,7 +125,8 @@ def read_jsonl(path: str, source: str) -> Iterator[Document]:
                 yield {"id": f"{source}:{lineno}", "source": source, "_skip": "read_bad_json"}
                 continue
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                yield {"id": f"{source}:{lineno}", "source": source, "_skip": "read_no_text"}
+                rid = row.get("id") if isinstance(row, dict) and row.get("id") is not None else f"{source}:{lineno}"
+                yield {"id": str(rid), "source": source, "_skip": "read_no_text"}
                 continue
             row["id"] = str(row["id"]) if row.get("id") is not None else f"{source}:{lineno}"
             row.setdefault("source", source)
