@@ -174,7 +174,7 @@ def _curate(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
 def test_driver_killed_with_sigkill_resumes_exactly(demo_run, tmp_path):
     """SIGKILL the whole `curate run` halfway; the rerun ends with exactly the uninterrupted rows."""
     recipe = tmp_path / "slow.yaml"
-    recipe.write_text(f"plugins: ['{PLUGIN_DIR}/plugin_stages.py']\nstages:\n  - extract\n  - test_sleep: {{seconds: 1.5}}\n"
+    recipe.write_text(f"plugins: ['{PLUGIN_DIR}/plugin_stages.py']\nstages:\n  - extract\n  - test_sleep: {{seconds: 1.0}}\n"
                       "  - length_filter: {min_words: 20}\n")
     env = dict(os.environ)
     out = tmp_path / "out"
