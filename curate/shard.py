@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import resource
 import socket
 import time
 import traceback
@@ -330,6 +331,7 @@ def process_shard(spec: dict[str, Any]) -> dict[str, Any]:
         "docs_kept": data_w.rows,
         "seconds": round(time.perf_counter() - t0, 4),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "stages": [s.to_dict() for s in stages],
     }
     if errors:

@@ -1,0 +1,98 @@
+"""Shared text helpers: split a page once, share the pieces across filters, hash words for n-gram counts.
+
+Filters run fused on the same document dict, so the expensive splits are cached on the document under
+transient keys (``_words``, ``_lines``, ``_rep_words``; fields starting with ``_`` are never written). Each
+cache entry remembers the exact ``str`` object it was computed from, so a stage that rewrites
+``doc["text"]`` (a line modifier) invalidates it for free: the next lookup sees a different object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+from curate.schema import Document
+
+# DCLM counts page length with fastText's whitespace tokenizer and ignore_punctuation=True: a token counts
+# when its first character is alphanumeric. One C-level regex scan instead of a per-token Python loop.
+_WORD_START = re.compile(r"(?<!\S)[^\W_]")
+# Repetition n-grams use words as uniseg's word-break splits them (punctuation split off, "don't" and
+# "3.14" kept whole), keeping only those that start with an alphanumeric. This regex is that segmentation
+# to a close approximation; uniseg itself is ~50x slower.
+_first = itemgetter(0)
+_REP_WORD = re.compile(r"[^\W_]\w*(?:['’.:,][^\W_]+)*")
+
+
+def _cached(doc: Document, key: str, fn: Callable[[str], Any]) -> Any:
+    text = doc["text"]
+    hit = doc.get(key)
+    if hit is not None and hit[0] is text:
+        return hit[1]
+    value = fn(text)
+    doc[key] = (text, value)
+    return value
+
+
+def words(doc: Document) -> list[str]:
+    """Whitespace tokens of the page (``text.split()``), cached on the document."""
+    return _cached(doc, "_words", str.split)
+
+
+def lines(doc: Document) -> list[str]:
+    """``text.split("\\n")`` (empty lines included), cached on the document."""
+    return _cached(doc, "_lines", lambda t: t.split("\n"))
+
+
+def stripped_lines(doc: Document) -> list[str]:
+    """Non-empty stripped lines, as DCLM's ``split_paragraphs(text, "\\n")``, cached on the document."""
+    return _cached(doc, "_slines", lambda t: [s for p in t.split("\n") if (s := p.strip())])
+
+
+def rep_words(doc: Document) -> list[str]:
+    """Words for the repetition n-grams (punctuation dropped), cached on the document."""
+    return _cached(doc, "_rep_words", _REP_WORD.findall)
+
+
+def count_words(text: str) -> int:
+    """DCLM's page word count: whitespace tokens whose first character is alphanumeric."""
+    return len(_WORD_START.findall(text))
+
+
+def _count_tokens(toks: list[str]) -> int:
+    return sum(map(str.isalnum, map(_first, toks)))
+
+
+def word_count(doc: Document) -> int:
+    """:func:`count_words` of the page from the cached whitespace tokens (C-level maps, no regex scan)."""
+    text = doc["text"]
+    hit = doc.get("_word_count")
+    if hit is not None and hit[0] is text:
+        return hit[1]
+    n = _count_tokens(words(doc))
+    doc["_word_count"] = (text, n)
+    return n
+
+
+_P = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier for the rolling n-gram combination
+
+
+def word_hashes(ws: list[str]) -> np.ndarray:
+    """64-bit hashes of words (Python's str hash: cached on the str, stable within a process)."""
+    return np.fromiter(map(hash, ws), dtype=np.int64, count=len(ws)).view(np.uint64)
+
+
+def ngram_hashes(h: np.ndarray, n: int) -> np.ndarray:
+    """Hash of every n-gram (len(h) - n + 1 of them) by combining word hashes; 64 bits make collisions
+    within one page vanishingly rare."""
+    m = len(h) - n + 1
+    if m <= 0:
+        return np.empty(0, dtype=np.uint64)
+    out = h[:m].copy()
+    with np.errstate(over="ignore"):
+        for k in range(1, n):
+            out = out * _P + h[k : k + m]
+    return out
