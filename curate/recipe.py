@@ -241,6 +241,5 @@ def segments(stages: list[BaseStage]) -> list[tuple[list[BaseStage], GlobalStage
             cur = []
         else:
             cur.append(s)
-    if cur or not out:
-        out.append((cur, None))
+    out.append((cur, None))  # the last segment applies the last global stage's decisions, if any
     return out

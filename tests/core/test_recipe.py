@@ -95,3 +95,4 @@ def test_segments_split_at_global_stages():
     segs = segments([a, g, b])
     assert segs[0] == ([a], g) and segs[1] == ([b], None)
     assert segments([a, b]) == [([a, b], None)]
+    assert segments([a, g]) == [([a], g), ([], None)]  # a trailing global stage still gets its apply pass

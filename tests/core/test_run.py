@@ -195,3 +195,27 @@ def test_driver_killed_with_sigkill_resumes_exactly(demo_run, tmp_path):
     assert len(ids) == len(set(ids))
     assert sorted(ids) == sorted(read_ids(demo_run))
     check_funnel_adds_up(out)
+
+
+def test_global_stages_between_segments(ray_session, tmp_path):
+    """A recipe with two global stages (one trailing): every drop is explained, duplicates name their keeper."""
+    recipe = tmp_path / "dedup.yaml"
+    recipe.write_text("stages:\n  - extract\n  - exact_dedup\n  - length_filter: {min_words: 20}\n"
+                      "  - minhash: {ngram: 5, bands: 14, rows: 8}\n")
+    out = tmp_path / "out"
+    result = run(str(recipe), SMALL, str(out), progress=False)
+    assert result.ok and set(result.global_summaries) == {"exact_dedup", "minhash"}
+    f = check_funnel_adds_up(out)
+    names = [s["name"] for s in f["stages"]]
+    assert names == ["read", "extract", "exact_dedup.prepare", "exact_dedup", "length_filter", "minhash.prepare",
+                     "minhash"]
+    rej = pd.read_parquet(out / "rejected")
+    dups = rej[rej["reason"] == "exact_duplicate"]
+    assert len(dups) >= 1 and dups["duplicate_of"].notna().all()
+    kept = pd.read_parquet(out / "data")
+    assert set(dups["duplicate_of"]) <= set(kept["id"])
+    assert {"content_hash", "dup_cluster_size"} <= set(kept.columns)
+    assert not (out / "intermediate").exists()
+    # Resume: a rerun does nothing and changes nothing.
+    again = run(str(recipe), SMALL, str(out), progress=False)
+    assert again.processed == 0 and sorted(read_ids(out)) == sorted(kept["id"])
