@@ -102,7 +102,7 @@ def builtin_recipes() -> dict[str, Path]:
 
 def resolve_recipe_path(name_or_path: str) -> Path:
     p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
+    if p.suffix in (".yaml", ".yml") or p.is_file():
         if not p.exists():
             raise RecipeError(f"recipe file not found: {name_or_path}")
         return p

@@ -232,7 +232,8 @@ def process_shard(spec: dict[str, Any]) -> dict[str, Any]:
     ran = [s for s in pipe.stages[: pipe.stages.index(gstage) + 1 if gstage else None]]
     declared = [c for s in ran for c in s.columns]
 
-    data_w = ParquetShardWriter(layout.data_dir(seg, last), stem, pipe.output)
+    # Data files are always part-NNNNN (each pass has its own folder); rejected/ and stats/ add -sK per pass.
+    data_w = ParquetShardWriter(layout.data_dir(seg, last), f"part-{index:05d}", pipe.output)
     rej_w = ParquetShardWriter(layout.join("rejected"), stem, pipe.output, schema=REJECTED_SCHEMA, rotate=False)
     rejected = _Rejected(rej_w, pipe.output.rejected_text_chars)
     col_w = None

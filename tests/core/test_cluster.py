@@ -40,7 +40,7 @@ def test_run_on_a_ray_cluster_started_with_ray_start(tmp_path):
         rc = None
         while time.time() < deadline:  # the head takes a few seconds to accept drivers
             proc = subprocess.run(
-                [sys.executable, "-m", "curate.cli", "run", "demo", "--input",
+                [sys.executable, "-m", "curate.cli", "run", "quickstart", "--input",
                  str(SAMPLE / "cc-main-2020-34-excerpt.warc.gz"), "--output", str(out), "--ray-address", "auto",
                  "--quiet"],
                 env=env, capture_output=True, text=True, timeout=300,

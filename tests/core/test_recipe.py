@@ -13,8 +13,8 @@ def write(tmp_path: Path, text: str) -> str:
     return str(p)
 
 
-def test_builtin_demo_recipe_loads():
-    r = load_recipe("demo")
+def test_builtin_quickstart_recipe_loads():
+    r = load_recipe("quickstart")
     assert [n for n, _ in r.stages] == ["extract", "length_filter"]
     stages = r.build()
     assert stages[0].name == "extract"
@@ -53,13 +53,13 @@ def test_unknown_top_level_and_read_keys(tmp_path):
 
 
 def test_set_overrides_and_errors(tmp_path):
-    r = load_recipe("demo", ["length_filter.min_words=7", "extract.method=trafilatura"])
+    r = load_recipe("quickstart", ["length_filter.min_words=7", "extract.method=trafilatura"])
     assert dict(r.stages)["length_filter"]["min_words"] == 7
     assert r.build()[0].method == "trafilatura"
     with pytest.raises(RecipeError, match="nostage"):
-        load_recipe("demo", ["nostage.x=1"])
+        load_recipe("quickstart", ["nostage.x=1"])
     with pytest.raises(RecipeError, match="method"):
-        load_recipe("demo", ["extract.method=lynx"])
+        load_recipe("quickstart", ["extract.method=lynx"])
 
 
 def test_yaml_cannot_run_code(tmp_path):

@@ -47,7 +47,7 @@ def check_funnel_adds_up(run_dir: Path) -> dict:
 @pytest.fixture(scope="module")
 def demo_run(ray_session, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "run"
-    result = run("demo", SMALL, str(out), progress=False)
+    result = run("quickstart", SMALL, str(out), progress=False)
     assert result.ok and result.processed == len(SMALL)
     return out
 
@@ -98,19 +98,19 @@ def test_extracted_text_is_what_resiliparse_gives(demo_run):
 
 def test_rerun_skips_finished_shards(demo_run):
     before = read_ids(demo_run)
-    result = run("demo", SMALL, str(demo_run), progress=False)
+    result = run("quickstart", SMALL, str(demo_run), progress=False)
     assert result.processed == 0 and result.skipped == len(SMALL)
     assert read_ids(demo_run) == before
 
 
 def test_changed_recipe_in_same_output_is_refused(demo_run):
     with pytest.raises(RecipeError, match="different recipe"):
-        run("demo", SMALL, str(demo_run), overrides=["length_filter.min_words=5"], progress=False)
+        run("quickstart", SMALL, str(demo_run), overrides=["length_filter.min_words=5"], progress=False)
 
 
 def test_recompose_parquet_output_as_input(demo_run, tmp_path):
     out = tmp_path / "second"
-    result = run("demo", [str(demo_run / "data" / "*.parquet")], str(out), overrides=["length_filter.min_words=100"],
+    result = run("quickstart", [str(demo_run / "data" / "*.parquet")], str(out), overrides=["length_filter.min_words=100"],
                  progress=False)
     assert result.ok
     ids = read_ids(out)
@@ -124,7 +124,7 @@ def test_jsonl_input_keeps_ids(ray_session, tmp_path):
     rows = [{"id": "a", "text": "one two three four five"}, {"text": "six seven"}, "not json", {"id": "c"}]
     src.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "run"
-    result = run("demo", [str(src)], str(out), overrides=["length_filter.min_words=3"], progress=False)
+    result = run("quickstart", [str(src)], str(out), overrides=["length_filter.min_words=3"], progress=False)
     assert result.ok
     assert read_ids(out) == ["a"]
     rej = pd.read_parquet(out / "rejected").sort_values("id")
@@ -219,3 +219,13 @@ def test_global_stages_between_segments(ray_session, tmp_path):
     # Resume: a rerun does nothing and changes nothing.
     again = run(str(recipe), SMALL, str(out), progress=False)
     assert again.processed == 0 and sorted(read_ids(out)) == sorted(kept["id"])
+
+
+def test_data_files_keep_their_names_after_global_stages(ray_session, tmp_path):
+    recipe = tmp_path / "g.yaml"
+    recipe.write_text("stages:\n  - extract\n  - exact_dedup\n")
+    out = tmp_path / "out"
+    assert run(str(recipe), SMALL[:2], str(out), progress=False).ok
+    assert sorted(p.name for p in (out / "data").glob("*.parquet")) == ["part-00000.parquet", "part-00001.parquet"]
+    assert sorted(p.name for p in (out / "stats").glob("*.json")) == [
+        "part-00000-s1.json", "part-00000.json", "part-00001-s1.json", "part-00001.json"]
