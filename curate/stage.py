@@ -202,6 +202,8 @@ def stage_hints(cls: type[BaseStage]) -> dict[str, Any]:
 def _type_name(t: Any) -> str:
     if t is inspect.Parameter.empty:
         return "any"
+    if typing.get_origin(t) is typing.Literal:
+        return f"Literal[{', '.join(repr(a) for a in typing.get_args(t))}]"
     return getattr(t, "__name__", None) or str(t).replace("typing.", "")
 
 
