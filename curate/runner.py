@@ -269,6 +269,10 @@ def _run_shards(runner: RayRunner, specs: list[dict[str, Any]], result: RunResul
         else:
             result.processed += 1
             kept += r["docs_kept"]
+            failed = Layout(specs[i]["run_dir"]).join("failed", f"part-{shard:05d}.txt")
+            if _exists(failed):  # an earlier run's failure, now finished
+                fs, fpath = fsspec.core.url_to_fs(failed)
+                fs.rm(fpath)
             read += r["stages"][0]["docs_in"]
         bar.set_postfix(docs_in=read, kept=kept, failed=len(result.failed))
         bar.update(1)

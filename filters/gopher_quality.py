@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from operator import itemgetter, methodcaller
 
 from curate.schema import Document
 from curate.stage import Stage, register
@@ -13,6 +14,9 @@ _ALPHA_TOKEN = re.compile(r"(?<!\S)(?=\S*?[^\W\d_])\S+")
 _BULLETS = ("●", "•", "*", "-")
 _ELLIPSES = ("...", ". . .", "\u2026")
 _SYMBOLS = ("#", "...", ". . .", "\u2026")
+_first = itemgetter(0)
+_starts_bullet = methodcaller("startswith", _BULLETS)  # C-level calls in map(), no Python-level loop
+_ends_ellipsis = methodcaller("endswith", _ELLIPSES)
 DEFAULT_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 
 
@@ -94,14 +98,17 @@ class GopherQuality(Stage):
         if self.max_bullet is not None or self.max_ellipsis is not None:
             lines = T.stripped_lines(doc)
             if self.max_bullet is not None:
-                if sum(1 for ln in lines if ln.startswith(_BULLETS)) > self.max_bullet * len(lines):
+                if sum(map(_starts_bullet, lines)) > self.max_bullet * len(lines):
                     return "gopher_bullet_lines"
             if self.max_ellipsis is not None:
-                if sum(1 for ln in lines if ln.endswith(_ELLIPSES)) > self.max_ellipsis * len(lines):
+                if sum(map(_ends_ellipsis, lines)) > self.max_ellipsis * len(lines):
                     return "gopher_ellipsis_lines"
         if self.min_alpha is not None:
-            if len(_ALPHA_TOKEN.findall(text)) / ntok < self.min_alpha:
-                return "gopher_alpha_ratio"
+            # tokens starting with a letter are a lower bound of those containing one: the regex scan is
+            # only needed when that bound alone misses the threshold
+            if sum(map(str.isalpha, map(_first, toks))) / ntok < self.min_alpha:
+                if len(_ALPHA_TOKEN.findall(text)) / ntok < self.min_alpha:
+                    return "gopher_alpha_ratio"
         if self.min_stop:
             found = 0
             for _ in self._stop.finditer(text):

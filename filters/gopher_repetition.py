@@ -30,18 +30,32 @@ def segment_repetition(segs: list[str]) -> tuple[float, float]:
     return sum(c for _, c in rep) / len(segs), sum(len(s) * c for s, c in rep) / total_chars
 
 
-def top_ngram_char_share(h: np.ndarray, cum: np.ndarray, n: int, total: int) -> float:
-    """Characters in the most frequent n-gram × its count / characters in words (ties: the longest)."""
+def _groups(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, start of each run of equal hashes in sorted order, run lengths): ``np.unique`` with
+    ``return_inverse`` and ``return_counts``, without its overhead."""
+    order = np.argsort(g)
+    sg = g[order]
+    starts = np.flatnonzero(np.concatenate(([True], sg[1:] != sg[:-1])))
+    return order, starts, np.diff(np.append(starts, len(g)))
+
+
+def _top_ngram(h: np.ndarray, cum: np.ndarray, n: int, total: int) -> tuple[int, float]:
+    """(count of the most frequent n-gram, its character share: see :func:`top_ngram_char_share`)."""
     g = T.ngram_hashes(h, n)
     if len(g) == 0:
-        return 0.0
-    uniq, inv, counts = np.unique(g, return_inverse=True, return_counts=True)
-    top = counts.max()
+        return 0, 0.0
+    order, _, counts = _groups(g)
+    top = int(counts.max())
     if top == 1:
-        return 0.0
+        return 1, 0.0
     chars = cum[n:] - cum[:-n]  # characters of each n-gram's words
-    best = chars[counts[inv] == top].max()
-    return float(best) * float(top) / total
+    best = chars[order[np.repeat(counts == top, counts)]].max()
+    return top, float(best) * float(top) / total
+
+
+def top_ngram_char_share(h: np.ndarray, cum: np.ndarray, n: int, total: int) -> float:
+    """Characters in the most frequent n-gram × its count / characters in words (ties: the longest)."""
+    return _top_ngram(h, cum, n, total)[1]
 
 
 def dup_ngram_char_share(h: np.ndarray, lens: np.ndarray, n: int, total: int) -> float:
@@ -49,14 +63,15 @@ def dup_ngram_char_share(h: np.ndarray, lens: np.ndarray, n: int, total: int) ->
     g = T.ngram_hashes(h, n)
     if len(g) == 0:
         return 0.0
-    _, inv, counts = np.unique(g, return_inverse=True, return_counts=True)
-    starts = np.flatnonzero(counts[inv] > 1)
-    if len(starts) == 0:
+    order, _, counts = _groups(g)
+    rep = counts > 1
+    if not rep.any():
         return 0.0
-    cover = np.zeros(len(h) + 1, dtype=np.int32)
-    np.add.at(cover, starts, 1)
-    np.add.at(cover, starts + n, -1)
-    covered = np.cumsum(cover[:-1]) > 0
+    starts = np.zeros(len(h) + 1, dtype=np.int32)  # 1 where a repeated n-gram starts
+    starts[order[np.repeat(rep, counts)]] = 1
+    c = np.cumsum(starts)
+    # word j is covered when a repeated n-gram starts in j-n+1 .. j
+    covered = c[: len(h)] - np.concatenate((np.zeros(n, dtype=c.dtype), c[: len(h) - n])) > 0
     return float(lens[covered].sum()) / total
 
 
@@ -124,8 +139,15 @@ class GopherRepetition(Stage):
         lens = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws))
         cum = np.concatenate(([0], np.cumsum(lens)))
         total = int(cum[-1])
+        top = 0  # count of the most frequent shorter n-gram: a bound on this one's (each occurrence of
+        prev = 0  # an n-gram starts one of its prefix), so a cheap bound often clears the check unsorted
         for n, limit in self.top:
-            if top_ngram_char_share(h, cum, n, total) > limit:
+            if top and n > prev and len(h) >= n:
+                if top * float((cum[n:] - cum[:-n]).max()) / total <= limit:
+                    continue
+            top, share = _top_ngram(h, cum, n, total)
+            prev = n
+            if share > limit:
                 return f"gopher_rep_top_{n}gram"
         for i, (n, limit) in enumerate(self.dup):
             share = dup_ngram_char_share(h, lens, n, total)

@@ -53,8 +53,22 @@ def stripped_lines(doc: Document) -> list[str]:
 
 
 def rep_words(doc: Document) -> list[str]:
-    """Words for the repetition n-grams (punctuation dropped), cached on the document."""
-    return _cached(doc, "_rep_words", _REP_WORD.findall)
+    """Words for the repetition n-grams (punctuation dropped), cached on the document: ``_REP_WORD.findall``
+    of the page, taken token by token from the cached whitespace split (no match spans whitespace), with
+    the regex only on tokens that are not plain alphanumeric runs (those are one word as they are)."""
+    text = doc["text"]
+    hit = doc.get("_rep_words")
+    if hit is not None and hit[0] is text:
+        return hit[1]
+    out: list[str] = []
+    add, extend, find = out.append, out.extend, _REP_WORD.findall
+    for tok in words(doc):
+        if tok.isalnum():
+            add(tok)
+        else:
+            extend(find(tok))
+    doc["_rep_words"] = (text, out)
+    return out
 
 
 def count_words(text: str) -> int:
