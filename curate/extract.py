@@ -35,20 +35,25 @@ class _TimeGuard:
     resiliparse offer no timeout of their own.
     """
 
+    _installed = False
+
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.active = seconds > 0 and threading.current_thread() is threading.main_thread()
+        if self.active and not _TimeGuard._installed:
+            # Installed once per process (not per page: that costs more than the timer itself). The timer is
+            # always disarmed on exit, so the handler can only fire inside a guarded call.
+            signal.signal(signal.SIGALRM, _on_alarm)
+            _TimeGuard._installed = True
 
     def __enter__(self) -> _TimeGuard:
         if self.active:
-            self._old = signal.signal(signal.SIGALRM, _on_alarm)
             signal.setitimer(signal.ITIMER_REAL, self.seconds)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.active:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._old)
 
 
 def html_to_str(payload: bytes, http_charset: str | None = None) -> tuple[str, str]:
