@@ -35,6 +35,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: 
         ray.init(address=address, runtime_env=env, logging_level=logging.WARNING, log_to_driver=True, **kwargs)
     else:
         ray.init(
+            # "local": always a new embedded instance, never a cluster that `ray start` left on this machine.
+            address="local",
             num_cpus=num_cpus or os.cpu_count() or 1,
             include_dashboard=False,
             runtime_env=env,

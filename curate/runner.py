@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -237,7 +238,8 @@ def run(
     result.seconds = time.time() - t0
     _write_run_yaml(
         layout, recipe, shards, fp,
-        {"started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z") if result.ok else None,
+        {"ray": {"address": ray_address or os.environ.get("RAY_ADDRESS") or "embedded", "cpus": runner.num_workers},
+         "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z") if result.ok else None,
          "failed_shards": {str(k): v for k, v in result.failed.items()},
          "global": result.global_summaries},
     )

@@ -35,6 +35,15 @@ def test_run_on_a_ray_cluster_started_with_ray_start(tmp_path):
         env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
+        # Wait for the head to say it is up: only then does `auto` resolve to it (and not to an older cluster).
+        lines = []
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            line = head.stdout.readline()
+            lines.append(line)
+            if not line or "Ray runtime started" in line or "--block" in line and "started" in line:
+                break
+        assert any("started" in ln for ln in lines), "".join(lines)[-2000:]
         out = tmp_path / "run"
         deadline = time.time() + 120
         rc = None
@@ -43,7 +52,7 @@ def test_run_on_a_ray_cluster_started_with_ray_start(tmp_path):
                 [sys.executable, "-m", "curate.cli", "run", "quickstart", "--input",
                  str(SAMPLE / "cc-main-2020-34-excerpt.warc.gz"), "--output", str(out), "--ray-address", "auto",
                  "--quiet"],
-                env=env, capture_output=True, text=True, timeout=300,
+                env=env, capture_output=True, text=True, timeout=180,
             )
             rc = proc.returncode
             if rc == 0 or "ConnectionError" not in proc.stderr:
@@ -52,7 +61,10 @@ def test_run_on_a_ray_cluster_started_with_ray_start(tmp_path):
         assert rc == 0, proc.stderr[-3000:]
         table = pq.read_table(out / "data" / "part-00000.parquet")
         assert table.num_rows > 5
-        assert "--ray-address auto" in (out / "run.yaml").read_text()
+        import yaml
+
+        info = yaml.safe_load((out / "run.yaml").read_text())
+        assert info["ray"] == {"address": "auto", "cpus": 1}  # the head's one CPU, not this machine's two
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         try:
