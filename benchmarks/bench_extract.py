@@ -74,9 +74,11 @@ def engine(files: list[str], workers: int, out: str) -> tuple[float, dict]:
     from curate.runner import run
     from curate.stats import funnel
 
-    if ray.is_initialized():
-        ray.shutdown()
-    init_ray(num_cpus=workers)
+    if not ray.is_initialized() or int(ray.cluster_resources().get("CPU", 0)) != workers:
+        if ray.is_initialized():
+            ray.shutdown()
+        init_ray(num_cpus=workers)
+        time.sleep(10)  # let Ray's own daemons finish starting: they compete for the two cores at first
     recipe = Path(out).parent / "extract_only.yaml"
     recipe.write_text("stages:\n  - extract: {method: resiliparse}\n")
     # Warm the workers (process start, imports, the recipe built once per worker) so that the figure is the
@@ -108,6 +110,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--input", default=str(BENCH / "*.warc.gz"))
     ap.add_argument("--trafilatura-docs", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     files = sorted(glob.glob(args.input))
     mb = sum(os.path.getsize(f) for f in files) / 1e6
@@ -116,15 +119,30 @@ def main() -> None:
 
     tr, nrec = bare_read(files)
     print(f"(a) fastwarc read only          {mb / tr:7.2f} MB/s  {nrec / tr:8.0f} records/s")
-    tb, ndoc = bare_extract(files)
-    print(f"(b) bare read+decode+resiliparse {mb / tb:7.2f} MB/s  {ndoc / tb:8.0f} docs/s   (reference)")
     with tempfile.TemporaryDirectory() as tmp:
-        t1, s1 = engine(files, 1, f"{tmp}/e1")
+        # This VM's speed drifts by up to 30% between identical runs: interleave (b) and (c) and keep the best
+        # of each, so the ratio compares the two under the same conditions.
+        tb, t1 = float("inf"), float("inf")
+        for rep in range(args.repeats):
+            tb_i, ndoc = bare_extract(files)
+            t1_i, s1 = engine(files, 1, f"{tmp}/e1")
+            tb, t1 = min(tb, tb_i), min(t1, t1_i)
+            print(f"    repeat {rep + 1}: bare {tb_i:.1f} s, engine {t1_i:.1f} s", flush=True)
+        print(f"(b) bare read+decode+resiliparse {mb / tb:7.2f} MB/s  {ndoc / tb:8.0f} docs/s   (reference)")
         print(f"(c) engine, 1 worker             {mb / t1:7.2f} MB/s  {s1['kept'] / t1:8.0f} docs/s   "
-              f"= {tb / t1:.0%} of (b)  [target >= 90%]  (in-task time alone: {tb / s1['task_seconds']:.0%})")
-        t2, s2 = engine(files, 2, f"{tmp}/e2")
+              f"= {tb / t1:.0%} of (b)  [target >= 90%]")
+        t2 = float("inf")
+        for _ in range(max(1, args.repeats - 1)):
+            t2_i, s2 = engine(files, 2, f"{tmp}/e2")
+            t2 = min(t2, t2_i)
+        # One file is one task: with 4 files of unequal size, 2 workers cannot reach exactly 2x.
+        sizes = sorted((os.path.getsize(f) for f in files), reverse=True)
+        loads = [0, 0]
+        for sz in sizes:
+            loads[loads.index(min(loads))] += sz
+        ideal = sum(sizes) / max(loads)
         print(f"(c) engine, 2 workers            {mb / t2:7.2f} MB/s  {s2['kept'] / t2:8.0f} docs/s   "
-              f"= {t1 / t2:.2f}x 1 worker  [target >= 1.8x]")
+              f"= {t1 / t2:.2f}x 1 worker  [target >= 1.8x; {ideal:.2f}x is the most these {len(files)} files allow]")
         tt, nt = bare_extract(files, "trafilatura", args.trafilatura_docs)
         print(f"(d) bare read+decode+trafilatura {'':7}       {nt / tt:8.0f} docs/s   "
               f"({nt} docs; resiliparse is {(ndoc / tb) / (nt / tt):.1f}x faster)")
