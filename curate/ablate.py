@@ -43,7 +43,8 @@ def run_ablation(
 
     if len(seeds) < 1 or len(recipes) < 1:
         raise ValueError("ablate needs at least one recipe and one seed")
-    eval_text = Path(eval_path).read_text(encoding="utf-8")
+    if not Path(eval_path).is_file():
+        raise FileNotFoundError(f"--eval {eval_path}: no such file")
     out = Path(output)
     runs = {}
     for name in recipes:
@@ -69,7 +70,7 @@ def run_ablation(
             log(f"[train] {name} seed {seed}: {max_tokens:,} tokens")
             train(train_config, out / "tokens" / name, ckpt, seed=seed, max_tokens=max_tokens,
                   overrides=list(train_overrides))
-            ev = evaluate(ckpt, eval_text)
+            ev = evaluate(ckpt, Path(eval_path))
             losses.append(ev["loss"])
             bpb.append(ev.get("bits_per_byte", float("nan")))
             log(f"        held-out loss {ev['loss']:.4f}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -91,3 +92,26 @@ def test_report_renders_in_headless_chromium(demo, tmp_path):
     subprocess.run([chromium, *flags, "--window-size=1200,2000", f"--screenshot={shot}", (out / "report.html").as_uri()],
                    capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_ablation_table_over_two_recipes_and_two_seeds(ray_session, tmp_path):
+    from curate.ablate import run_ablation
+    from curate.report import write_report
+
+    held_out = tmp_path / "held-out.txt"
+    held_out.write_text((ROOT / "tests" / "train" / "data" / "wikitext2-valid-excerpt.txt").read_text()[:20_000])
+    table = run_ablation(
+        INPUTS[1:], ["raw", "quickstart"], held_out, tmp_path / "abl", seeds=(0, 1), max_tokens=2048,
+        vocab_size=512, progress=False, log=lambda *a: None,
+        train_overrides=("n_layer=1", "n_head=2", "n_embd=32", "block_size=32", "batch_size=4", "eval_interval=1000"),
+    )
+    rows = {r["recipe"]: r for r in table["results"]}
+    assert set(rows) == {"raw", "quickstart"}
+    assert rows["quickstart"]["docs"] < rows["raw"]["docs"]  # the length filter removed something
+    for r in rows.values():
+        assert len(r["losses"]) == 2 and all(3.0 < x < 10.0 for x in r["losses"])  # near ln(512) = 6.2 early on
+        assert r["losses"][0] != r["losses"][1]  # two seeds, two models
+    saved = json.loads((tmp_path / "abl" / "ablation.json").read_text())
+    assert saved["results"] == table["results"]
+    html = write_report(tmp_path / "abl" / "runs" / "quickstart", ablation=tmp_path / "abl" / "ablation.json").read_text()
+    assert "Ablation: held-out loss by recipe" in html and "quickstart" in html

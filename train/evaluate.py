@@ -63,12 +63,12 @@ def evaluate(
     dev = next(model.parameters()).device
 
     n_bytes = None
-    if isinstance(data, (str, Path)) and (Path(data) / MANIFEST).exists():
+    # A string is a path only when it could be one (a long text or one with newlines is the text itself).
+    maybe_path = isinstance(data, Path) or (isinstance(data, str) and len(data) < 1024 and "\n" not in data)
+    if maybe_path and (Path(data) / MANIFEST).exists():
         source = TokenSplit(data, split)
     else:
-        if isinstance(data, Path) or (
-            isinstance(data, str) and data.endswith(".txt") and Path(data).exists()
-        ):
+        if isinstance(data, Path) or (maybe_path and data.endswith(".txt") and Path(data).exists()):
             docs = [Path(data).read_text(encoding="utf-8")]
         else:
             docs = [data] if isinstance(data, str) else list(data)
