@@ -70,7 +70,11 @@ def extract_resiliparse(html: str, main_content: bool = True) -> str:
 
 
 def extract_trafilatura(
-    html: str, favour_precision: bool = True, include_comments: bool = False, deduplicate: bool = True
+    html: str,
+    favour_precision: bool = True,
+    include_comments: bool = False,
+    deduplicate: bool = True,
+    fast: bool = False,
 ) -> str:
     import trafilatura
 
@@ -79,6 +83,7 @@ def extract_trafilatura(
         favor_precision=favour_precision,
         include_comments=include_comments,
         deduplicate=deduplicate,
+        fast=fast,
     )
     return out or ""
 
@@ -91,6 +96,8 @@ class Extract(Stage):
         method: ``resiliparse`` (default, DCLM) or ``trafilatura`` (FineWeb).
         main_content: resiliparse main-content heuristics (DCLM: true).
         favour_precision, include_comments, deduplicate: trafilatura options (FineWeb: true, false, true).
+        trafilatura_fast: trafilatura without its fallback extractors (``fast=True``): ~1.4x faster here, but
+            the text differs from FineWeb's on some pages (FineWeb: false).
         max_html_bytes: pages larger than this are dropped unparsed (``extract_too_large``).
         timeout_s: per-page time limit (``extract_timeout``); 0 disables.
         min_chars: drop pages whose extracted text is shorter (``extract_empty`` when 0 chars remain).
@@ -107,6 +114,7 @@ class Extract(Stage):
         favour_precision: bool = True,
         include_comments: bool = False,
         deduplicate: bool = True,
+        trafilatura_fast: bool = False,
         max_html_bytes: int = 10 * 2**20,
         timeout_s: float = 30.0,
         min_chars: int = 1,
@@ -118,6 +126,7 @@ class Extract(Stage):
         self.favour_precision = favour_precision
         self.include_comments = include_comments
         self.deduplicate = deduplicate
+        self.trafilatura_fast = trafilatura_fast
         self.max_html_bytes = max_html_bytes
         self.timeout_s = timeout_s
         self.min_chars = min_chars
@@ -129,7 +138,9 @@ class Extract(Stage):
     def extract(self, html: str) -> str:
         if self.method == "resiliparse":
             return extract_resiliparse(html, self.main_content)
-        return extract_trafilatura(html, self.favour_precision, self.include_comments, self.deduplicate)
+        return extract_trafilatura(
+            html, self.favour_precision, self.include_comments, self.deduplicate, self.trafilatura_fast
+        )
 
     def process(self, doc: Document) -> str | None:
         payload = doc.pop("_html", None)
