@@ -29,7 +29,7 @@ def run_demo(
     vocab_size: int = 2048,
     train_config: str = "tiny",
     train_overrides: tuple[str, ...] = (),
-    max_steps: int = 100,
+    max_steps: int = 300,
     ray_address: str | None = None,
     progress: bool = True,
     log: Any = print,

@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     d = sub.add_parser("demo", help="the main job on the bundled crawl: curate → tokenizer → GPT → report")
     d.add_argument("--output", "-o", default="demo")
-    d.add_argument("--max-steps", type=int, default=100)
+    d.add_argument("--max-steps", type=int, default=300)
     d.add_argument("--vocab-size", type=int, default=2048)
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="training config override")
     d.add_argument("--ray-address", default=None)
