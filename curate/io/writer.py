@@ -110,13 +110,17 @@ class ParquetShardWriter:
             return
         if self.schema is None:
             self.schema = table.schema
-        if self._writer is None:
-            self._open()
-        self._writer.write_table(table, row_group_size=self.options.row_group_rows)
-        self.rows += table.num_rows
-        self._bytes += table.nbytes
-        if self.rotate and self._bytes >= self.options.max_shard_bytes:
-            self._close_current()
+        # Row group by row group, so that a file rotates within a large batch too.
+        step = self.options.row_group_rows
+        for start in range(0, table.num_rows, step):
+            part = table.slice(start, step)
+            if self._writer is None:
+                self._open()
+            self._writer.write_table(part, row_group_size=step)
+            self.rows += part.num_rows
+            self._bytes += part.nbytes
+            if self.rotate and self._bytes >= self.options.max_shard_bytes:
+                self._close_current()
 
     def close(self) -> list[str]:
         """Finish: rename every file into place. With no rows at all, write one empty file (the schema)."""

@@ -229,3 +229,15 @@ def test_data_files_keep_their_names_after_global_stages(ray_session, tmp_path):
     assert sorted(p.name for p in (out / "data").glob("*.parquet")) == ["part-00000.parquet", "part-00001.parquet"]
     assert sorted(p.name for p in (out / "stats").glob("*.json")) == [
         "part-00000-s1.json", "part-00000.json", "part-00001-s1.json", "part-00001.json"]
+
+
+def test_size_rotated_shards_hold_every_row(ray_session, demo_run, tmp_path):
+    out = tmp_path / "rot"
+    result = run("quickstart", SMALL, str(out), overrides=["output.max_shard_bytes=20000", "output.row_group_rows=5"],
+                 progress=False)
+    assert result.ok
+    names = sorted(p.name for p in (out / "data").glob("*.parquet"))
+    assert "part-00001-1.parquet" in names and len(names) > len(SMALL)
+    assert sorted(read_ids(out)) == sorted(read_ids(demo_run))
+    marker = json.loads((out / "markers" / "s0" / "part-00001.json").read_text())
+    assert len(marker["files"]) > 1
