@@ -31,6 +31,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: 
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    # Ray starts workers at niceness 15, so on a small machine its own daemons and the driver pre-empt the
+    # workers that do all of the work; the embedded instance runs them at normal priority.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     if address:
         ray.init(address=address, runtime_env=env, logging_level=logging.WARNING, log_to_driver=True, **kwargs)
     else:
