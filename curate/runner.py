@@ -174,7 +174,7 @@ def run(
     """
     t0 = time.time()
     if isinstance(recipe, str):
-        recipe = load_recipe(recipe, overrides)
+        recipe = load_recipe(recipe, overrides, check=False)  # validated once, just below
     elif overrides:
         from curate.recipe import apply_overrides
 
@@ -196,9 +196,7 @@ def run(
     recipe_dict = recipe.to_dict()
     result = RunResult(run_dir=output, shards=len(shards))
     positions = {id(s): i for i, s in enumerate(stages)}
-    prev_files: dict[int, list[str]] = {}
     for k, (_, gstage) in enumerate(segs):
-        last = k == len(segs) - 1
         specs = []
         for sh in shards:
             if _exists(layout.marker(k, sh.index)):
@@ -229,8 +227,6 @@ def run(
                 summary = {"seconds": round(time.time() - tg, 3), **summary}
                 atomic_write_bytes(marker, json.dumps(summary, default=str).encode())
                 result.global_summaries[gstage.name] = summary
-        del last
-    del prev_files
     if result.ok and len(segs) > 1 and not keep_intermediate:
         fs, ipath = fsspec.core.url_to_fs(layout.join("intermediate"))
         if fs.exists(ipath):

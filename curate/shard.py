@@ -24,8 +24,8 @@ import pyarrow as pa
 from curate.errors import ShardError
 from curate.io.writer import OutputOptions, ParquetShardWriter, atomic_write_bytes
 from curate.recipe import Recipe, output_options, parse_recipe, read_limits, segments
-from curate.schema import REJECTED_SCHEMA, SCHEMA_FIELDS, Document, schema_for
-from curate.stage import BaseStage, GlobalStage, Stage, ensure_setup, worker_cache
+from curate.schema import REJECTED_SCHEMA, Document, schema_for
+from curate.stage import BaseStage, GlobalStage, ensure_setup, worker_cache
 from curate.stats import StageStats
 
 BATCH_DOCS = 512
@@ -345,11 +345,3 @@ def process_shard(spec: dict[str, Any]) -> dict[str, Any]:
     marker = {"files": files, "rows": data_w.rows, "finished": time.time()}
     atomic_write_bytes(layout.marker(seg, index), json.dumps(marker).encode())
     return stats
-
-
-def declared_schema(stages: list[BaseStage]) -> pa.Schema:
-    cols = [c for s in stages for c in s.columns if c in SCHEMA_FIELDS]
-    return schema_for(cols)
-
-
-__all__ = ["Layout", "Pipeline", "build_pipeline", "process_shard", "Stage"]
