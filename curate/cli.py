@@ -10,10 +10,32 @@ import sys
 from curate.errors import CurateError, RecipeError
 
 
+def _storage_options(raw: str | None) -> dict | None:
+    if not raw:
+        return None
+    try:
+        opts = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise RecipeError(f"--storage-options: not JSON ({e})") from e
+    if not isinstance(opts, dict):
+        raise RecipeError("--storage-options: expected a JSON object")
+    return opts
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from curate.runner import load_plan
+
+    recipe, plan = load_plan(args.recipe, args.set)
+    print(plan.describe(recipe.name))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from curate.runner import run
     from curate.stats import format_funnel, funnel
 
+    if args.plan:
+        return cmd_plan(args)
     result = run(
         args.recipe,
         args.input,
@@ -27,9 +49,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
         keep_intermediate=args.keep_intermediate,
+        storage_options=_storage_options(args.storage_options),
     )
     if not args.quiet:
-        print(format_funnel(funnel(args.output)))
+        print(format_funnel(funnel(args.output, _storage_options(args.storage_options))))
         print(
             f"{result.processed} shard-passes run, {result.skipped} already done, {len(result.failed)} failed; "
             f"{result.seconds:.1f} s; output in {args.output}"
@@ -96,8 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--base-url", default=None, help="base URL for a Common Crawl listing (warc.paths.gz)")
     r.add_argument("--overwrite", action="store_true", help="delete an existing run directory first")
     r.add_argument("--keep-intermediate", action="store_true", help="keep the data between global stages")
+    r.add_argument("--storage-options", default=None, metavar="JSON",
+                   help='fsspec options for the output, e.g. {"endpoint_url": "http://127.0.0.1:9000"}')
+    r.add_argument("--plan", action="store_true", help="print the plan of passes and exit")
     r.add_argument("--quiet", "-q", action="store_true")
     r.set_defaults(func=cmd_run)
+
+    pl = sub.add_parser("plan", help="print a recipe's plan of passes (map and reduce)")
+    pl.add_argument("recipe")
+    pl.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE")
+    pl.set_defaults(func=cmd_plan)
 
     s = sub.add_parser("stats", help="per-stage funnel of a run directory")
     s.add_argument("run_dir")
@@ -127,9 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so that locks and writers clean up on the way out."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    if threading_main():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(args.func(args) or 0)
     except RecipeError as e:
@@ -138,8 +181,24 @@ def main(argv: list[str] | None = None) -> int:
     except CurateError as e:
         print(f"curate: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `curate stats | head`: the reader left; nothing more to say
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
+        print("curate: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("curate: terminated; rerun the same command to resume", file=sys.stderr)
+        return 143
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

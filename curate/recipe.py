@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from curate.errors import RecipeError
-from curate.stage import BaseStage, GlobalStage, build_stage, coerce
+from curate.stage import BaseStage, build_stage, coerce
 
 TOP_KEYS = {"name", "description", "read", "stages", "output", "plugins"}
 
@@ -215,7 +215,10 @@ def _check_dataclass(cls: type, values: dict[str, Any], where: str) -> Any:
         if k not in fields:
             raise RecipeError(f"{where}: unknown key {k!r} (accepted: {', '.join(fields)})")
         kwargs[k] = coerce(v, hints.get(k), f"{where}.{k}")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as e:
+        raise RecipeError(f"{where}: {e}") from e
 
 
 def read_limits(recipe: Recipe) -> Any:
@@ -228,17 +231,3 @@ def output_options(recipe: Recipe) -> Any:
     from curate.io.writer import OutputOptions
 
     return _check_dataclass(OutputOptions, recipe.output, f"{recipe.path}: output")
-
-
-def segments(stages: list[BaseStage]) -> list[tuple[list[BaseStage], GlobalStage | None]]:
-    """Split stages into segments: per-document stages, each run ending at a global stage (or the end)."""
-    out: list[tuple[list[BaseStage], GlobalStage | None]] = []
-    cur: list[BaseStage] = []
-    for s in stages:
-        if isinstance(s, GlobalStage):
-            out.append((cur, s))
-            cur = []
-        else:
-            cur.append(s)
-    out.append((cur, None))  # the last segment applies the last global stage's decisions, if any
-    return out

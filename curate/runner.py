@@ -1,9 +1,10 @@
-"""The driver: run a recipe over input shards on Ray, segment by segment, resumably.
+"""The driver: compile a recipe into its plan, then run the passes over the shards, resumably.
 
-Each segment (per-document stages up to a global stage) is one Ray task per shard, a bounded number in
-flight, retried by Ray when a worker dies or a task raises. Between segments a global stage runs its passes
-(``reduce``) through :class:`RayRunner`. Completion markers make a rerun skip finished work, so a killed run
-resumes to exactly the rows of an uninterrupted one.
+Everything is checked before any work starts (the recipe, the options, the inputs, the output location).
+Then each map pass runs one task per shard that has no marker yet, and each reduce pass runs once unless its
+marker exists, so a killed run resumes with the same command and ends with exactly the rows of an
+uninterrupted one. Tasks run on Ray (:class:`~curate.executor.RayExecutor`) or in this process
+(:class:`~curate.executor.LocalExecutor`: the Python API, notebooks, tests): the same plan, the same code.
 """
 
 from __future__ import annotations
@@ -14,70 +15,28 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-import fsspec
 import yaml
 
 from curate.errors import RecipeError
 from curate.io.inputs import Shard, expand_inputs
-from curate.io.writer import atomic_write_bytes
-from curate.raysession import cluster_cpus, init_ray
-from curate.recipe import Recipe, load_recipe, segments, validate
-from curate.shard import Layout, process_shard
+from curate.lock import RunLock
+from curate.mappass import ShardTask, run_map_pass
+from curate.plan import MapPass, Plan, compile_plan
+from curate.progress import Progress
+from curate.recipe import Recipe, apply_overrides, load_recipe, validate
+from curate.rundir import RunDir
+from curate.schema import run_schema
 
 VERSIONED = ("curate", "ray", "pyarrow", "fastwarc", "resiliparse", "trafilatura", "fasttext", "numpy", "torch")
 
 
-def _remote_call(fn: Callable[..., Any], args: tuple) -> Any:
-    return fn(*args)
-
-
-class RayRunner:
-    """Runs functions as Ray tasks with a bounded number in flight; what global stages' ``reduce`` gets."""
-
-    def __init__(self, max_in_flight: int | None = None, max_retries: int = 3) -> None:
-        import ray
-
-        self.num_workers = cluster_cpus()
-        self.max_in_flight = max_in_flight or 2 * self.num_workers
-        self._task = ray.remote(max_retries=max_retries, retry_exceptions=True)(_remote_call)
-
-    def imap_unordered(self, fn: Callable[..., Any], args_list: Sequence[tuple]) -> Any:
-        """Yield (position, result or exception) as tasks finish."""
-        import ray
-
-        pending: dict[Any, int] = {}
-        todo = list(enumerate(args_list))
-        todo.reverse()
-        while todo or pending:
-            while todo and len(pending) < self.max_in_flight:
-                i, args = todo.pop()
-                pending[self._task.remote(fn, tuple(args))] = i
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                i = pending.pop(ref)
-                try:
-                    yield i, ray.get(ref)
-                except Exception as e:  # after Ray's retries
-                    yield i, e
-
-    def map(self, fn: Callable[..., Any], args_list: Sequence[tuple]) -> list[Any]:
-        """``[fn(*args) for args in args_list]`` as parallel Ray tasks; raises the first failure."""
-        out: list[Any] = [None] * len(args_list)
-        for i, r in self.imap_unordered(fn, args_list):
-            if isinstance(r, Exception):
-                raise r
-            out[i] = r
-        return out
-
-
 @dataclass
 class RunResult:
-    """What a run did: per-segment shard counts, failures, global summaries, the run directory."""
+    """What a run did: shard-passes run and skipped, failures, global summaries, the run directory."""
 
     run_dir: str
     shards: int
@@ -102,45 +61,82 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _exists(url: str) -> bool:
-    fs, path = fsspec.core.url_to_fs(url)
-    return fs.exists(path)
-
-
-def _read_json(url: str) -> Any:
-    with fsspec.open(url, "rt") as f:
-        return json.load(f)
-
-
 def fingerprint(recipe: Recipe, shards: list[Shard], limit: int | None) -> str:
     payload = {"recipe": recipe.to_dict() | {"source": None}, "inputs": [s.path for s in shards], "limit": limit}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _prepare_run_dir(layout: Layout, recipe: Recipe, shards: list[Shard], limit: int | None, overwrite: bool) -> str:
-    fs, root = fsspec.core.url_to_fs(layout.root)
+def load_plan(recipe: str | Recipe, overrides: list[str] | None = None) -> tuple[Recipe, Plan]:
+    """Parse and validate a recipe once, and compile its plan."""
+    if isinstance(recipe, str):
+        recipe = load_recipe(recipe, overrides, check=False)
+    elif overrides:
+        recipe = apply_overrides(recipe, overrides)
+    return recipe, compile_plan(validate(recipe))
+
+
+def _check_options(limit: int | None, max_files: int | None, num_cpus: int | None) -> None:
+    for name, v in (("--limit", limit), ("--max-files", max_files), ("--num-cpus", num_cpus)):
+        if v is not None and v < 1:
+            raise RecipeError(f"{name} must be at least 1 (got {v})")
+
+
+def _check_text_stages(plan: Plan, shards: list[Shard]) -> None:
+    """A text stage before ``extract`` sees no text on WARC records: it would drop every document."""
+    if not any(s.kind == "warc" for s in shards):
+        return
+    names = [s.name for s in plan.stages]
+    if "extract" not in names:
+        return
+    before = [n for n in names[: names.index("extract")] if n not in ("passthrough", "url_filter")]
+    if before:
+        raise RecipeError(
+            f"stages {before} come before 'extract': on WARC input they would see no text and drop every "
+            "document; move them after extract"
+        )
+
+
+def _check_output(run: RunDir, shards: list[Shard]) -> None:
+    root = run.full().rstrip("/")
+    if run.fs.isfile(root):
+        raise RecipeError(f"--output {run.url}: is an existing file, not a folder")
+    parent = root
+    while parent and parent not in ("/", "."):
+        parent = parent.rsplit("/", 1)[0] if "/" in parent else ""
+        if parent and run.fs.isfile(parent):
+            raise RecipeError(f"--output {run.url}: {parent} is a file")
+    for s in shards:
+        if run.local and os.path.realpath(s.path).startswith(os.path.realpath(root) + os.sep):
+            raise RecipeError(f"--output {run.url}: holds input {s.path}; write the run somewhere else")
+    if run.local:
+        try:
+            run.makedirs()
+            probe = f"{root}/.curate-write-probe"
+            with open(probe, "wb"):
+                pass
+            os.remove(probe)
+        except OSError as e:
+            raise RecipeError(f"--output {run.url}: cannot write there ({e.strerror or e})") from e
+
+
+def _prepare_run_dir(run: RunDir, recipe: Recipe, shards: list[Shard], limit: int | None, overwrite: bool) -> str:
     fp = fingerprint(recipe, shards, limit)
-    run_yaml = layout.join("run.yaml")
-    if fs.exists(root) and overwrite:
-        fs.rm(root, recursive=True)
-    if _exists(run_yaml):
-        with fsspec.open(run_yaml, "rt") as f:
-            old = yaml.safe_load(f) or {}
+    if overwrite and run.exists(""):
+        for rel in run.glob("*"):
+            if rel != "lock.json":
+                run.rm(rel, recursive=True)
+    if run.exists("run.yaml"):
+        old = yaml.safe_load(run.read_bytes("run.yaml")) or {}
         if old.get("fingerprint") != fp:
             raise RecipeError(
-                f"--output {layout.root} holds a run of a different recipe, inputs or limit "
+                f"--output {run.url} holds a run of a different recipe, inputs or limit "
                 f"(fingerprint {old.get('fingerprint')} vs {fp}): use a new --output, or --overwrite"
             )
-    # Leftover temporary files of a killed run are never read (their names end in .tmp-XXXX); remove them.
-    for p in fs.glob(f"{root.rstrip('/')}/**/*.tmp-*") if fs.exists(root) else []:
-        try:
-            fs.rm(p)
-        except FileNotFoundError:
-            pass
+    run.clean_leftovers()
     return fp
 
 
-def _write_run_yaml(layout: Layout, recipe: Recipe, shards: list[Shard], fp: str, info: dict[str, Any]) -> None:
+def _write_run_yaml(run: RunDir, recipe: Recipe, shards: list[Shard], fp: str, info: dict[str, Any]) -> None:
     doc = {
         "fingerprint": fp,
         "recipe": recipe.to_dict(),
@@ -149,7 +145,39 @@ def _write_run_yaml(layout: Layout, recipe: Recipe, shards: list[Shard], fp: str
         "command": " ".join(sys.argv),
         **info,
     }
-    atomic_write_bytes(layout.join("run.yaml"), yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode())
+    run.write_bytes("run.yaml", yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode())
+
+
+def _input_fields(shards: list[Shard], storage_options: dict[str, Any]) -> list[Any]:
+    """Columns of the Parquet inputs (metadata only), so that every data file carries them."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    fields: dict[str, Any] = {}
+    for s in shards:
+        if s.kind != "parquet":
+            continue
+        try:
+            with fsspec.open(s.path, "rb", **storage_options) as f:
+                for fld in pq.ParquetFile(f).schema_arrow:
+                    fields.setdefault(fld.name, fld)
+        except (OSError, ValueError):
+            continue  # unreadable now: its shard fails and says why
+    return list(fields.values())
+
+
+def make_executor(kind: Any, ray_address: str | None, num_cpus: int | None) -> Any:
+    """``"ray"`` (embedded or ``ray_address``), ``"local"`` (this process), or an executor instance."""
+    from curate.executor import LocalExecutor, RayExecutor
+
+    if not isinstance(kind, str):
+        return kind
+    if kind == "local":
+        return LocalExecutor()
+    from curate.raysession import init_ray
+
+    init_ray(ray_address, num_cpus=num_cpus)
+    return RayExecutor()
 
 
 def run(
@@ -166,112 +194,119 @@ def run(
     overwrite: bool = False,
     progress: bool = True,
     keep_intermediate: bool = False,
+    storage_options: dict[str, Any] | None = None,
+    executor: Any = "ray",
+    documents: list[list[dict[str, Any]]] | None = None,
 ) -> RunResult:
     """Run ``recipe`` (a built-in name, a YAML path or a Recipe) over ``inputs`` into the run directory ``output``.
 
-    Everything is validated before any work starts. Returns a :class:`RunResult`; failed shards are listed in
-    it (and in ``failed/``) rather than raised, so the caller decides the exit status.
+    Everything is validated before any work starts. ``executor="local"`` runs every task in this process
+    (no Ray). ``documents`` (shards given as lists of documents) replaces ``inputs`` for in-process runs.
+    Returns a :class:`RunResult`; failed shards are listed in it (and in ``failed/``) rather than raised, so
+    the caller decides the exit status.
     """
     t0 = time.time()
-    if isinstance(recipe, str):
-        recipe = load_recipe(recipe, overrides, check=False)  # validated once, just below
-    elif overrides:
-        from curate.recipe import apply_overrides
-
-        recipe = apply_overrides(recipe, overrides)
-    stages = validate(recipe)
-    shards = expand_inputs(inputs, base_url=base_url)
+    _check_options(limit, max_files, num_cpus)
+    recipe, plan = load_plan(recipe, overrides)
+    if documents is not None:
+        shards = [Shard(i, f"<documents {i}>", "memory") for i in range(len(documents))]
+    else:
+        shards = expand_inputs(inputs, base_url=base_url)
     if max_files:
         shards = shards[:max_files]
     if not shards:
         raise RecipeError("--input matched no files")
-    layout = Layout(output)
-    fp = _prepare_run_dir(layout, recipe, shards, limit, overwrite)
-    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    _write_run_yaml(layout, recipe, shards, fp, {"started": started, "finished": None})
-
-    init_ray(ray_address, num_cpus=num_cpus)
-    runner = RayRunner()
-    segs = segments(stages)
-    recipe_dict = recipe.to_dict()
-    result = RunResult(run_dir=output, shards=len(shards))
-    positions = {id(s): i for i, s in enumerate(stages)}
-    for k, (_, gstage) in enumerate(segs):
-        specs = []
-        for sh in shards:
-            if _exists(layout.marker(k, sh.index)):
-                result.skipped += 1
-                continue
-            spec = {"recipe": recipe_dict, "run_dir": output, "segment": k, "limit": limit,
-                    "shard": {"index": sh.index, "path": sh.path, "kind": sh.kind}}
-            if k > 0:
-                prev = _read_json(layout.marker(k - 1, sh.index))
-                spec["input_files"] = [f"{layout.data_dir(k - 1, False)}/{f}" for f in prev["files"]]
-            specs.append(spec)
-        _run_shards(runner, specs, result, desc=f"segment {k + 1}/{len(segs)}", progress=progress)
-        if result.failed:
-            break  # a global stage needs every shard: report, and let a rerun finish the failed ones
-        if gstage is not None:
-            pos = positions[id(gstage)]
-            marker = layout.global_marker(pos, gstage.name)
-            if _exists(marker):
-                result.global_summaries[gstage.name] = _read_json(marker)
-            else:
-                wd = layout.global_dir(pos, gstage.name)
-                fs, wpath = fsspec.core.url_to_fs(wd)
-                fs.makedirs(wpath, exist_ok=True)
-                tg = time.time()
-                if progress:
-                    print(f"global stage {gstage.name}: reducing over {len(shards)} shards", file=sys.stderr)
-                summary = gstage.reduce(_local_path(wd), [s.index for s in shards], runner) or {}
-                summary = {"seconds": round(time.time() - tg, 3), **summary}
-                atomic_write_bytes(marker, json.dumps(summary, default=str).encode())
-                result.global_summaries[gstage.name] = summary
-    if result.ok and len(segs) > 1 and not keep_intermediate:
-        fs, ipath = fsspec.core.url_to_fs(layout.join("intermediate"))
-        if fs.exists(ipath):
-            fs.rm(ipath, recursive=True)
-    result.seconds = time.time() - t0
-    _write_run_yaml(
-        layout, recipe, shards, fp,
-        {"ray": {"address": ray_address or os.environ.get("RAY_ADDRESS") or "embedded", "cpus": runner.num_workers},
-         "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z") if result.ok else None,
-         "failed_shards": {str(k): v for k, v in result.failed.items()},
-         "global": result.global_summaries},
+    _check_text_stages(plan, shards)
+    storage_options = storage_options or {}
+    rundir = RunDir(output, storage_options)
+    _check_output(rundir, shards)
+    declared = [c for s in plan.stages for c in s.columns]
+    schema = run_schema(
+        declared,
+        _input_fields(shards, storage_options),
+        with_extra=any(s.kind in ("jsonl", "memory") for s in shards),
     )
+    with RunLock(rundir):
+        fp = _prepare_run_dir(rundir, recipe, shards, limit, overwrite)
+        started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        _write_run_yaml(rundir, recipe, shards, fp, {"started": started, "finished": None})
+        ex = make_executor(executor, ray_address, num_cpus)
+        result = RunResult(run_dir=output, shards=len(shards))
+        for p in plan.passes:
+            if isinstance(p, MapPass):
+                _map_pass(ex, rundir, recipe, p, plan, shards, schema, limit, documents, result, progress)
+                if result.failed:
+                    break  # a global stage needs every shard: report, and let a rerun finish the failed ones
+                continue
+            marker = rundir.global_marker(p.position, p.stage.name)
+            if rundir.exists(marker):
+                result.global_summaries[p.stage.name] = rundir.read_json(marker)
+                continue
+            tg = time.time()
+            if progress:
+                print(f"reduce {p.stage.name}: over {len(shards)} shards", file=sys.stderr)
+            sdir = rundir.stage_dir(p.position, p.stage.name)
+            summary = p.stage.reduce(sdir, [s.index for s in shards], ex) or {}
+            summary = {"seconds": round(time.time() - tg, 3), **summary}
+            rundir.write_json(marker, summary)
+            result.global_summaries[p.stage.name] = summary
+        if result.ok and len(plan.map_passes) > 1 and not keep_intermediate:
+            rundir.rm("intermediate", recursive=True)
+        result.seconds = time.time() - t0
+        _write_run_yaml(
+            rundir, recipe, shards, fp,
+            {"ray": {"address": ray_address or os.environ.get("RAY_ADDRESS") or "embedded",
+                     "cpus": ex.num_workers} if executor == "ray" else {"address": "in-process", "cpus": 1},
+             "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z") if result.ok else None,
+             "failed_shards": {str(k): v for k, v in result.failed.items()},
+             "global": result.global_summaries},
+        )
     return result
 
 
-def _local_path(url: str) -> Any:
-    from pathlib import Path
-
-    fs, path = fsspec.core.url_to_fs(url)
-    proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return Path(path) if proto in ("file", "local") else url
-
-
-def _run_shards(runner: RayRunner, specs: list[dict[str, Any]], result: RunResult, desc: str, progress: bool) -> None:
-    if not specs:
+def _map_pass(
+    ex: Any, rundir: RunDir, recipe: Recipe, mp: MapPass, plan: Plan, shards: list[Shard], schema: Any,
+    limit: int | None, documents: list[list[dict[str, Any]]] | None, result: RunResult, progress: bool,
+) -> None:
+    tasks: list[ShardTask] = []
+    done = set(rundir.glob(f"markers/s{mp.index}/*.json"))
+    prev = set(rundir.glob(f"markers/s{mp.index - 1}/*.json")) if mp.index else set()
+    for sh in shards:
+        if rundir.marker(mp.index, sh.index) in done:
+            result.skipped += 1
+            continue
+        inputs: tuple[str, ...] = ()
+        if mp.index > 0:
+            pm = rundir.marker(mp.index - 1, sh.index)
+            if pm not in prev:
+                raise RuntimeError(f"{pm} is missing: the previous pass did not finish shard {sh.index}")
+            folder = rundir.data_folder(mp.index - 1, False)
+            inputs = tuple(f"{folder}/{f}" for f in rundir.read_json(pm)["files"])
+        docs = tuple(documents[sh.index]) if documents is not None and mp.index == 0 else None
+        tasks.append(ShardTask(rundir, recipe, mp.index, sh, schema, inputs, limit if mp.index == 0 else None, docs))
+    if not tasks:
         return
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(specs), desc=desc, unit="shard", disable=not progress, file=sys.stderr)
+    bar = Progress(len(tasks), f"map {mp.index + 1}/{len(plan.map_passes)}", enabled=progress)
     kept = read = 0
-    for i, r in runner.imap_unordered(process_shard, [(s,) for s in specs]):
-        shard = specs[i]["shard"]["index"]
-        if isinstance(r, Exception):
+    failed_before = set(rundir.glob("failed/*.txt"))
+    for i, r in ex.imap_unordered(run_map_pass, [(t,) for t in tasks]):
+        shard = tasks[i].shard.index
+        if isinstance(r, BaseException):
             msg = f"{type(r).__name__}: {r}"
             result.failed[shard] = msg
-            layout = Layout(specs[i]["run_dir"])
-            atomic_write_bytes(layout.join("failed", f"part-{shard:05d}.txt"), msg.encode())
+            rundir.write_bytes(rundir.failed_file(shard), _plain(msg).encode())
         else:
             result.processed += 1
-            kept += r["docs_kept"]
-            failed = Layout(specs[i]["run_dir"]).join("failed", f"part-{shard:05d}.txt")
-            if _exists(failed):  # an earlier run's failure, now finished
-                fs, fpath = fsspec.core.url_to_fs(failed)
-                fs.rm(fpath)
-            read += r["stages"][0]["docs_in"]
-        bar.set_postfix(docs_in=read, kept=kept, failed=len(result.failed))
-        bar.update(1)
+            kept += r.rows
+            read += r.docs_read
+            if rundir.failed_file(shard) in failed_before:  # an earlier run's failure, now finished
+                rundir.rm(rundir.failed_file(shard))
+        bar.update(docs_in=read, kept=kept, failed=len(result.failed))
     bar.close()
+
+
+def _plain(msg: str) -> str:
+    """A message without terminal colour codes (Ray colours its tracebacks)."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", msg)

@@ -9,13 +9,25 @@ pin it).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import Any
 
 import pyarrow as pa
 
-# A document is a plain dict: {"id": str, "text": str, "url": str, "date": str, "source": str, ...}.
-# Plain dicts are the cheapest thing to pass between fused stages in one process; the Arrow schema is
-# applied once per batch when the shard is written.
+# A document is a plain dict. Plain dicts are the cheapest thing to pass between fused stages in one process;
+# the Arrow schema is applied once per batch when the shard is written. Its keys:
+#
+#   id, text, url, date, source   the base columns (BASE_FIELDS below); id and text are always set
+#   <stage columns>               what stages write (STAGE_FIELDS below: language, quality_score, …)
+#   <other fields>                fields of a JSONL/Parquet input that no stage declares: written together
+#                                 as one JSON object in the ``extra`` column (so every file has one schema)
+#   _html                         raw payload bytes of a WARC response, read by the ``extract`` stage
+#   _skip                         set by a reader on a record it could not use: the ``read_*`` reason
+#   _duplicate_of                 set by a dedup stage on a dropped document: the id kept in its place
+#   _minhash_sig                  the MinHash stage's signature between its prepare and collect steps
+#
+# Keys that start with "_" live only in memory between stages and are never written.
 Document = dict
 
 BASE_FIELDS: list[pa.Field] = [
@@ -41,6 +53,12 @@ STAGE_FIELDS: list[pa.Field] = [
     pa.field("dup_cluster", pa.string()),
     pa.field("dup_cluster_size", pa.int32()),
 ]
+
+# Written by the readers on every record of a WARC/ARC/WET input.
+READER_FIELDS: list[str] = ["content_type", "charset"]
+
+# The input's undeclared fields, as one JSON object (null when there are none).
+EXTRA_FIELD = pa.field("extra", pa.string())
 
 SCHEMA_FIELDS: dict[str, pa.Field] = {f.name: f for f in BASE_FIELDS + STAGE_FIELDS}
 BASE_COLUMNS: list[str] = [f.name for f in BASE_FIELDS]
@@ -70,14 +88,73 @@ def field_for(name: str, sample: object) -> pa.Field:
 
 
 def schema_for(columns: Iterable[str], samples: dict[str, object] | None = None) -> pa.Schema:
-    """The schema of a shard holding ``columns``: base columns first, then the rest in given order."""
+    """The schema of a table holding ``columns``: base columns first, then the rest in given order."""
     samples = samples or {}
     extra = [c for c in columns if c not in BASE_COLUMNS and not c.startswith(TRANSIENT_PREFIX)]
-    return pa.schema(BASE_FIELDS + [field_for(c, samples.get(c)) for c in extra])
+    return pa.schema(BASE_FIELDS + [field_for(c, samples.get(c)) for c in dict.fromkeys(extra)])
 
 
-def docs_to_table(docs: list[Document], schema: pa.Schema | None = None) -> pa.Table:
-    """Build an Arrow table from documents; missing values become nulls, transient fields are dropped."""
+def run_schema(
+    declared: Iterable[str], input_fields: Iterable[pa.Field] = (), with_extra: bool = False
+) -> pa.Schema:
+    """The one schema of every data file of a run, decided on the driver before any task starts.
+
+    Base columns, the readers' columns, every column the recipe's stages declare, the columns of Parquet
+    inputs (their type as in the files; a declared column keeps its declared type), and ``extra`` when the
+    inputs may carry undeclared fields (JSONL, in-memory documents).
+    """
+    fields = list(BASE_FIELDS)
+    seen = {f.name for f in fields}
+    for name in [*READER_FIELDS, *declared]:
+        if name not in seen and not name.startswith(TRANSIENT_PREFIX):
+            fields.append(SCHEMA_FIELDS.get(name) or pa.field(name, pa.string()))
+            seen.add(name)
+    for f in input_fields:
+        if f.name not in seen and not f.name.startswith(TRANSIENT_PREFIX):
+            fields.append(SCHEMA_FIELDS.get(f.name) or f.with_nullable(True))
+            seen.add(f.name)
+    if with_extra and EXTRA_FIELD.name not in seen:
+        fields.append(EXTRA_FIELD)
+    return pa.schema(fields)
+
+
+def _json_default(v: object) -> object:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+def _clean_str(v: object) -> object:
+    """A string Arrow can encode: lone surrogates (a cut emoji escaped in JSON) become U+FFFD."""
+    if isinstance(v, str):
+        return v.encode("utf-8", "replace").decode("utf-8")
+    return v
+
+
+def _column(values: list[object], typ: pa.DataType) -> pa.Array:
+    try:
+        return pa.array(values, type=typ)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, UnicodeEncodeError, OverflowError):
+        pass
+    out = []
+    for v in values:  # the slow path, value by value: repair strings, convert what converts, else null
+        v = _clean_str(v)
+        try:
+            out.append(pa.scalar(v, type=typ).as_py())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            try:
+                out.append(pa.scalar(str(v) if pa.types.is_string(typ) else v).cast(typ).as_py())
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+                out.append(None)
+    return pa.array(out, type=typ)
+
+
+def docs_to_table(docs: list[Document], schema: pa.Schema | None = None, report: bool = False) -> Any:
+    """Build an Arrow table from documents in ``schema``; missing values become nulls, transient fields
+    are dropped. With an ``extra`` column, undeclared fields go there as one JSON object per row.
+
+    With ``report``, returns ``(table, undeclared field names that were not written)``.
+    """
     if schema is None:
         columns: dict[str, object] = {}
         for d in docs:
@@ -85,8 +162,26 @@ def docs_to_table(docs: list[Document], schema: pa.Schema | None = None) -> pa.T
                 if k not in columns or columns[k] is None:
                     columns[k] = v
         schema = schema_for(columns, columns)
-    arrays = [pa.array([d.get(f.name) for d in docs], type=f.type) for f in schema]
-    return pa.Table.from_arrays(arrays, schema=schema)
+    names = set(schema.names)
+    unknown: set[str] = set()
+    for d in docs:
+        unknown.update(k for k in d if k not in names and not k.startswith(TRANSIENT_PREFIX))
+    arrays = []
+    for f in schema:
+        if f.name == EXTRA_FIELD.name and unknown:
+            vals: list[object] = []
+            for d in docs:
+                extra = {k: d[k] for k in d if k in unknown}
+                if isinstance(d.get("extra"), str) and d["extra"]:  # an earlier run's extra, re-read
+                    extra = {**json.loads(d["extra"]), **extra}
+                vals.append(json.dumps(extra, default=_json_default, ensure_ascii=False) if extra else None)
+            arrays.append(_column(vals, f.type))
+        else:
+            arrays.append(_column([d.get(f.name) for d in docs], f.type))
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    if report:
+        return table, (unknown if EXTRA_FIELD.name not in names else set())
+    return table
 
 
 def table_to_docs(table: pa.Table) -> list[Document]:

@@ -5,25 +5,29 @@ keys of a recipe) and whose :meth:`Stage.process` either transforms a document i
 ``None`` (kept) or returns a stable, prefixed reason string (``"gopher_short_doc"``) to drop it. Stages that
 can do better on a batch (a fastText model predicting 1,000 texts at once) override
 :meth:`Stage.process_batch`. Stages that need a model load it lazily in :meth:`Stage.setup`, which the engine
-calls once per worker process (see :func:`worker_cache`), never once per document or shard.
+calls once per worker process and only for the stages of the pass it runs, never once per document or shard.
 
-A **global stage** (exact dedup, MinHash, percentile thresholds) sees the whole dataset: it is a
-:class:`GlobalStage` with a per-shard ``collect`` hook that runs inside the fused per-shard task, a
-``reduce`` step split into parallel, resumable passes, and a per-shard ``apply`` that keeps or drops rows in
-the next pass over the shards.
+A **global stage** (exact dedup, MinHash, percentile thresholds) sees the whole dataset. It declares its
+passes (compiled into the run's plan by :mod:`curate.plan`):
 
-Stages are registered under stable, versioned names with :func:`register`; a recipe names them, so a recipe
-keeps meaning the same thing when a new version of a stage is added beside the old one.
+1. in the map pass that ends at it, ``process_batch`` (like a per-document stage) and ``collect`` (rows
+   for the reduce, streamed by the engine to ``global/PP-NAME/collect/part-NNNNN.parquet``);
+2. its reduce pass, ``reduce(sdir, shards, executor)``: its own parallel jobs over the collected rows;
+3. the stage that applies its decision at the head of the next map pass, ``applier()``: an ordinary
+   per-document stage (its own stats), bound to the shard it runs on.
+
+Stages are registered under stable, versioned names with :func:`register`; the built-in ones are listed in
+:mod:`curate.catalog`, so a recipe keeps meaning the same thing when a new version is added beside the old.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import threading
 import types
 import typing
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, ClassVar
 
 from curate.errors import RecipeError
@@ -39,9 +43,12 @@ class BaseStage:
     name: ClassVar[str] = ""
     #: Columns this stage writes on the documents it keeps (declared in curate.schema when typed).
     columns: ClassVar[tuple[str, ...]] = ()
+    #: Python packages the stage imports (module names), checked on the driver before any task starts.
+    requires: ClassVar[tuple[str, ...]] = ()
+    _params: dict[str, Any]
 
     def params(self) -> dict[str, Any]:
-        """The constructor parameters as given (for run.yaml and ``curate stages``)."""
+        """The constructor parameters, defaults included (for run.yaml and ``curate stages``)."""
         return dict(getattr(self, "_params", {}))
 
     def setup(self) -> None:
@@ -59,47 +66,72 @@ class Stage(BaseStage):
         """One result per document, in order. Override when batching is cheaper (models)."""
         return [self.process(d) for d in docs]
 
-    # Notebook helpers: run a stage on one text without Ray.
-    def __call__(self, doc: Document | str) -> str | None:
+    # Notebook helper: run a stage on one text, one document or a list of them, without Ray.
+    def __call__(self, doc: Document | str | list) -> Any:
         ensure_setup(self)
+        if isinstance(doc, list):
+            docs = [{"id": str(i), "text": d} if isinstance(d, str) else d for i, d in enumerate(doc)]
+            return self.process_batch(docs)
         if isinstance(doc, str):
             doc = {"id": "0", "text": doc}
         return self.process_batch([doc])[0]
 
 
 class GlobalStage(BaseStage):
-    """A stage over the whole dataset, in passes.
+    """A stage over the whole dataset, in passes (see the module docstring).
 
-    The engine runs, in order:
-
-    1. ``process_batch(docs)`` inside each per-shard task of the segment before it, like a per-document
-       stage (e.g. compute a score or a signature; return reasons to drop early); default keeps all;
-    2. ``collect(docs)`` in the same task, once per batch of documents kept so far: returns a
-       ``pyarrow.Table`` of rows to keep for the global passes (e.g. id + signature, id + hash). The engine
-       streams them to ``workdir/collect/part-NNNNN.parquet`` (atomically, with the shard's marker);
-       ``workdir`` is a folder of the stage's own inside the run directory;
-    3. ``reduce(workdir, shards, runner)``: the global passes; each may submit parallel Ray tasks through
-       ``runner.map(fn, [args, ...])`` (``fn(*args)`` as parallel Ray tasks, results in order;
-       ``runner.num_workers`` says how many run at once) and must be resumable: write each output to a
-       temporary name, rename it, and skip work whose output exists;
-    4. ``apply(docs, shard, workdir)`` inside each per-shard task of the next segment: one result per
-       document, ``None`` to keep or a reason to drop. A dedup stage sets ``doc["_duplicate_of"]`` on a
-       dropped document to the id kept in its place; the engine writes it to ``rejected/``.
+    Subclasses implement ``collect``, ``reduce`` and ``apply``; ``process_batch`` defaults to keeping all.
+    ``reduce`` receives the stage's own :class:`curate.rundir.StageDir` (local disk or object storage: read
+    and write only through it) and an executor whose ``map(fn, [args, ...])`` runs ``fn(*args)`` as parallel
+    tasks (``executor.num_workers`` of them at once). Every reduce output is written atomically and skipped
+    when it exists, so a reduce that dies half-way resumes where it stopped.
     """
+
+    #: One line for the printed plan: what the reduce pass does.
+    reduce_jobs: ClassVar[str] = ""
 
     def process_batch(self, docs: list[Document]) -> list[str | None]:
         return [None] * len(docs)
 
     def collect(self, docs: list[Document]) -> Any:
-        """Rows for the global passes from one batch of kept documents (a ``pyarrow.Table``)."""
+        """Rows for the reduce pass from one batch of kept documents (a ``pyarrow.Table``)."""
         raise NotImplementedError
 
-    def reduce(self, workdir: Path, shards: list[int], runner: Any) -> dict[str, Any]:
-        """Run the global passes; return a small JSON-able summary for stats and the report."""
+    def reduce(self, sdir: Any, shards: list[int], executor: Any) -> dict[str, Any]:
+        """Run the reduce jobs; return a small JSON-able summary for stats and the report."""
         raise NotImplementedError
 
-    def apply(self, docs: list[Document], shard: int, workdir: Path) -> list[str | None]:
+    def apply(self, docs: list[Document], shard: int, sdir: Any) -> list[str | None]:
+        """The decision for a batch of ``shard``: one result per document (None keeps). A dedup stage sets
+        ``doc["_duplicate_of"]`` on a dropped document to the id kept in its place."""
         raise NotImplementedError
+
+    def applier(self) -> ApplyStage:
+        """The per-document stage that heads the next map pass."""
+        return ApplyStage(self)
+
+
+class ApplyStage(Stage):
+    """Applies a global stage's decision: an ordinary stage at the head of a map pass, bound per shard."""
+
+    def __init__(self, owner: GlobalStage) -> None:
+        self.owner = owner
+        self.columns = owner.columns  # type: ignore[misc]
+        self._sdir: Any = None
+        self._shard = -1
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.owner.name
+
+    def setup(self) -> None:
+        ensure_setup(self.owner)
+
+    def bind(self, sdir: Any, shard: int) -> None:
+        self._sdir, self._shard = sdir, shard
+
+    def process_batch(self, docs: list[Document]) -> list[str | None]:
+        return self.owner.apply(docs, self._shard, self._sdir)
 
 
 # --- per-process model cache -------------------------------------------------------------------------
@@ -112,7 +144,7 @@ def worker_cache(key: Any, factory: Callable[[], Any]) -> Any:
     """Return the object cached under ``key`` in this process, creating it once with ``factory``.
 
     Ray reuses worker processes across tasks, so a model loaded here is loaded once per worker, not once
-    per shard.
+    per shard. The one per-process cache: models, word lists and built recipes all live here.
     """
     with _SETUP_LOCK:
         if key not in _WORKER_CACHE:
@@ -133,6 +165,7 @@ def register(name: str, *aliases: str) -> Callable[[type], type]:
     """Class decorator: register a stage under a stable name (``"gopher_quality"``), plus aliases.
 
     Give a new behaviour a new name (``"gopher_quality_v2"``) rather than changing what a name means.
+    Registering imports nothing: the built-in stages are listed in :mod:`curate.catalog`.
     """
 
     def deco(cls: type) -> type:
@@ -142,60 +175,59 @@ def register(name: str, *aliases: str) -> Callable[[type], type]:
         _REGISTRY[name] = cls
         for alias in aliases:
             _ALIASES[alias] = name
-        orig_init = cls.__init__
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:  # record params for run.yaml
-            if type(self) is cls:
-                bound = inspect.signature(orig_init).bind(self, *args, **kwargs)
-                bound.apply_defaults()
-                self._params = {k: v for k, v in bound.arguments.items() if k != "self"}
-            orig_init(self, *args, **kwargs)
-
-        __init__.__wrapped__ = orig_init  # type: ignore[attr-defined]
-        cls.__init__ = __init__
         return cls
 
     return deco
 
 
-def _load_builtin_stages() -> None:
-    # Importing the modules registers their stages.
-    import curate.extract  # noqa: F401
-    import curate.stages_basic  # noqa: F401
+class StageImportError(RecipeError):
+    """A stage's module failed to import (a missing dependency, a broken install)."""
 
+
+def _import_builtin(name: str) -> None:
+    from curate.catalog import BUILTIN_STAGES, install_hint
+
+    module = BUILTIN_STAGES.get(name)
+    if module is None or name in _REGISTRY:
+        return
     try:
-        import filters  # noqa: F401  (filters/__init__.py imports every family)
-    except ImportError as e:  # pragma: no cover - a broken install
-        raise RuntimeError(f"cannot import the filter library: {e}") from e
-    try:
-        import curate.dedup  # noqa: F401
-    except ImportError:  # the dedup package may be absent in a minimal build
-        pass
+        importlib.import_module(module)
+    except ImportError as e:
+        raise StageImportError(
+            f"stage {name!r} cannot be loaded: importing {module} failed: {e}{install_hint(e)}"
+        ) from e
 
 
-def registry() -> dict[str, type[BaseStage]]:
-    _load_builtin_stages()
+def registry(errors: dict[str, str] | None = None) -> dict[str, type[BaseStage]]:
+    """Every registered stage, the built-in catalogue imported; import failures go to ``errors`` (or raise)."""
+    from curate.catalog import BUILTIN_STAGES
+
+    for name in BUILTIN_STAGES:
+        try:
+            _import_builtin(name)
+        except StageImportError as e:
+            if errors is None:
+                raise
+            errors[name] = str(e)
     return dict(_REGISTRY)
 
 
 def get_stage_class(name: str) -> type[BaseStage]:
-    reg = registry()
     name = _ALIASES.get(name, name)
-    if name not in reg:
+    _import_builtin(name)
+    if name not in _REGISTRY:
         raise KeyError(name)
-    return reg[name]
+    return _REGISTRY[name]
 
 
 def stage_parameters(cls: type[BaseStage]) -> dict[str, inspect.Parameter]:
-    init = getattr(cls.__init__, "__wrapped__", cls.__init__)
-    sig = inspect.signature(init)
+    sig = inspect.signature(cls.__init__)
     return {n: p for n, p in list(sig.parameters.items())[1:] if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD}
 
 
 def stage_hints(cls: type[BaseStage]) -> dict[str, Any]:
-    init = getattr(cls.__init__, "__wrapped__", cls.__init__)
     try:
-        return typing.get_type_hints(init)
+        return typing.get_type_hints(cls.__init__)
     except Exception:
         return {}
 
@@ -301,7 +333,7 @@ def build_stage(name: str, params: dict[str, Any] | None = None, where: str = ""
     try:
         cls = get_stage_class(name)
     except KeyError:
-        known = ", ".join(sorted(registry()))
+        known = ", ".join(sorted(set(registry({})) | set(_catalogue())))
         raise RecipeError(f"{where}: unknown stage {name!r} (known stages: {known})") from None
     accepted = stage_parameters(cls)
     hints = stage_hints(cls)
@@ -316,8 +348,17 @@ def build_stage(name: str, params: dict[str, Any] | None = None, where: str = ""
     if missing:
         raise RecipeError(f"{where}: stage {name!r} needs key(s) {', '.join(missing)}")
     try:
-        return cls(**kwargs)
+        stage = cls(**kwargs)
     except RecipeError:
         raise
     except (ValueError, TypeError, FileNotFoundError) as e:
         raise RecipeError(f"{where}: {e}") from e
+    defaults = {k: p.default for k, p in accepted.items() if p.default is not inspect.Parameter.empty}
+    stage._params = {**defaults, **kwargs}
+    return stage
+
+
+def _catalogue() -> list[str]:
+    from curate.catalog import BUILTIN_STAGES
+
+    return list(BUILTIN_STAGES)

@@ -7,8 +7,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import fsspec
-
 
 @dataclass
 class StageStats:
@@ -42,25 +40,29 @@ class StageStats:
         self.reasons.update(d.get("reasons", {}))
 
 
-def load_stats(run_dir: str) -> list[dict[str, Any]]:
-    """Every shard's stats JSON in a run directory."""
-    fs, root = fsspec.core.url_to_fs(run_dir)
-    out = []
-    for p in sorted(fs.glob(f"{root.rstrip('/')}/stats/*.json")):
-        with fs.open(p, "rt") as f:
-            out.append(json.load(f))
-    return out
+def load_stats(run_dir: str, storage_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every shard's stats JSON in a run directory (local or object storage), fetched in one batch."""
+    from curate.rundir import RunDir
+
+    run = RunDir(str(run_dir), storage_options)
+    rels = run.glob("stats/*.json")
+    if not rels:
+        return []
+    blobs = run.fs.cat([run.full(r) for r in rels])  # one concurrent fetch on object stores
+    return [json.loads(blobs[run.full(r)]) for r in rels]
 
 
-def funnel(run_dir: str) -> dict[str, Any]:
-    """Aggregate stats over shards: stage order preserved, per segment."""
+def funnel(run_dir: str, storage_options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Aggregate stats over shards: stage order preserved, per pass."""
     stages: dict[str, StageStats] = {}
     order: list[str] = []
     totals = {"shards": 0, "input_bytes": 0, "seconds": 0.0}
-    for s in sorted(load_stats(run_dir), key=lambda s: (s.get("segment", 0), s.get("shard", 0))):
+    totals["storage_retries"] = 0
+    for s in sorted(load_stats(run_dir, storage_options), key=lambda s: (s.get("segment", 0), s.get("shard", 0))):
         totals["shards"] += 1 if s.get("segment", 0) == 0 else 0
         totals["input_bytes"] += s.get("input_bytes", 0)
         totals["seconds"] += s.get("seconds", 0.0)
+        totals["storage_retries"] += s.get("storage_retries", 0)
         for st in s["stages"]:
             key = st["name"]
             if key not in stages:

@@ -5,21 +5,20 @@ DCLM scores each page with a fastText bigram classifier and keeps the top 10%. T
 
 - an absolute ``threshold`` (per document, in ``process_batch``; reason ``quality_below_threshold``), and/or
 - ``keep_top_fraction``: a global pass computes the exact score quantile over all shards, writes it to
-  ``workdir/threshold.json``, and the next per-shard pass drops scores below it (reason
+  ``global/PP-quality/threshold.json``, and the next per-shard pass drops scores below it (reason
   ``quality_below_percentile``). With both, the fraction is of the documents that passed the threshold.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from curate.quality.model import load_model, predict_positive, resolve_model_path, resolve_positive_label
+from curate.rundir import StageDir
 from curate.schema import Document
 from curate.stage import GlobalStage, register, worker_cache
 
@@ -40,17 +39,15 @@ def top_fraction_threshold(scores: np.ndarray, fraction: float) -> tuple[float, 
     return float(np.partition(s, n - k)[n - k]), k
 
 
-def _load_scores(workdir: Path, shards: list[int]) -> np.ndarray:
+def _load_scores(sdir: StageDir, shards: list[int]) -> np.ndarray:
     # Only the score column is read: 4 bytes a document, 400 MB for 100 M documents, on one machine. A
     # bounded-memory variant would histogram the scores per shard in parallel, find the bin holding the
     # quantile, then gather only that bin's scores for the exact pick; not needed at this scale.
-    import pyarrow.parquet as pq
-
     parts = []
     for shard in shards:
-        path = workdir / "collect" / f"part-{shard:05d}.parquet"
-        if path.exists():
-            col = pq.read_table(path, columns=["quality_score"]).column("quality_score")
+        rel = sdir.collect_file(shard)
+        if sdir.exists(rel):
+            col = sdir.read_table(rel, columns=["quality_score"]).column("quality_score")
             parts.append(col.to_numpy(zero_copy_only=False).astype(np.float32))
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
@@ -95,7 +92,7 @@ class Quality(GlobalStage):
             raise ValueError("keep_top_fraction must be within (0, 1]")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
-        self.model_path = resolve_model_path(model)  # FileNotFoundError → RecipeError naming quality.model
+        self.model = resolve_model_path(model)  # FileNotFoundError → RecipeError naming quality.model
         self.positive_label = positive_label
         self.threshold = threshold
         self.keep_top_fraction = keep_top_fraction
@@ -103,7 +100,7 @@ class Quality(GlobalStage):
         self._cuts: dict[str, float] = {}  # workdir → threshold, read once per worker
 
     def setup(self) -> None:
-        path = str(self.model_path)
+        path = str(self.model)
         key = ("quality_model", path, os.path.getmtime(path))
         self._model = worker_cache(key, lambda: load_model(path))
         self._label = resolve_positive_label(list(self._model.labels), self.positive_label)
@@ -136,16 +133,16 @@ class Quality(GlobalStage):
             }
         )
 
-    def reduce(self, workdir: Path, shards: list[int], runner: Any) -> dict[str, Any]:
-        workdir = Path(workdir)
+    reduce_jobs = "exact score quantile over every shard (keep_top_fraction) → threshold.json"
+
+    def reduce(self, sdir: StageDir, shards: list[int], executor: Any) -> dict[str, Any]:
         if self.keep_top_fraction is None:
             return {"threshold": self.threshold}
-        out = workdir / THRESHOLD_FILE
-        if out.exists():  # resumable: a finished pass is not redone (unless its fraction differs)
-            done = json.loads(out.read_text())
+        if sdir.exists(THRESHOLD_FILE):  # resumable: a finished pass is not redone (unless its fraction differs)
+            done = sdir.read_json(THRESHOLD_FILE)
             if done.get("keep_top_fraction") == self.keep_top_fraction:
                 return done
-        scores = _load_scores(workdir, sorted(shards))
+        scores = _load_scores(sdir, sorted(shards))
         cut, k = top_fraction_threshold(scores, self.keep_top_fraction)
         kept = int((scores >= np.float32(cut)).sum()) if len(scores) else 0
         summary = {
@@ -156,18 +153,16 @@ class Quality(GlobalStage):
             "kept": kept,  # k plus the documents tied with the k-th score
             "shards": len(shards),
         }
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-        os.replace(tmp, out)
+        sdir.write_json(THRESHOLD_FILE, summary)
         return summary
 
-    def apply(self, docs: list[Document], shard: int, workdir: Path) -> list[str | None]:
+    def apply(self, docs: list[Document], shard: int, sdir: StageDir) -> list[str | None]:
         if self.keep_top_fraction is None:
             return [None] * len(docs)
-        if str(workdir) not in self._cuts:
-            t = json.loads((Path(workdir) / THRESHOLD_FILE).read_text())["threshold"]
-            self._cuts[str(workdir)] = math.inf if t is None else t
-        cut = np.float32(self._cuts[str(workdir)])
+        if sdir.url not in self._cuts:
+            t = sdir.read_json(THRESHOLD_FILE)["threshold"]
+            self._cuts[sdir.url] = math.inf if t is None else t
+        cut = np.float32(self._cuts[sdir.url])
         missing = [d for d in docs if d.get("quality_score") is None]
         if missing:  # not expected (process_batch scored them); score rather than guess
             for d, s in zip(missing, self.score([d["text"] for d in missing])):

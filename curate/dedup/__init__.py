@@ -1,8 +1,1 @@
-"""Global deduplication jobs (exact, MinHash). Importing this package registers their stages."""
-
-import importlib
-import pkgutil
-
-for _mod in pkgutil.iter_modules(__path__):
-    if not _mod.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_mod.name}")
+"""Global deduplication stages (exact, line, MinHash) and their audit. Found through ``curate.catalog``."""

@@ -4,21 +4,18 @@
 >>> dedup_texts(["the same text here", "The same text, here!", "another text"], method="exact")
 ['the same text here', 'another text']
 
-Internally this runs the same global stages as a recipe (``minhash``, ``exact_dedup``) through
-``curate.testing.run_global_stage`` in this process, in a temporary work folder.
+Internally this runs the same global stages as a recipe (``minhash``, ``exact_dedup``, ``line_dedup``)
+through the in-process runner (:func:`curate.local.run_documents`): the plan ``curate run`` runs.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-from curate.stage import build_stage
 
 _STAGES = {"minhash": "minhash", "exact": "exact_dedup"}
 
@@ -32,21 +29,32 @@ def find_duplicates(texts: list[str], method: str = "minhash", **params: Any) ->
     """
     if method not in _STAGES:
         raise ValueError(f"method must be one of {sorted(_STAGES)}")
-    from curate.testing import run_global_stage
+    from curate.local import run_documents
 
-    stage = build_stage(_STAGES[method], params)
     docs = [{"id": f"{i:012d}", "text": t} for i, t in enumerate(texts)]
-    shard_size = 100_000
-    shards = [docs[i : i + shard_size] for i in range(0, len(docs), shard_size)] or [[]]
-    with tempfile.TemporaryDirectory(prefix="curate-dedup-") as wd:
-        _, dropped = run_global_stage(stage, shards, wd)  # type: ignore[arg-type]
-    return {int(d["id"]): int(d["_duplicate_of"]) for d, _ in dropped}
+    out = run_documents([(_STAGES[method], params)], docs, shard_size=100_000)
+    return {int(r["id"]): int(r["duplicate_of"]) for r in out.rejected if r["duplicate_of"] is not None}
 
 
 def dedup_texts(texts: list[str], method: str = "minhash", **params: Any) -> list[str]:
     """The texts without their duplicates, in input order (see ``find_duplicates``)."""
     dup = find_duplicates(texts, method, **params)
     return [t for i, t in enumerate(texts) if i not in dup]
+
+
+def dedup_lines(texts: list[str], normalize: bool = True, drop_empty: bool = False) -> list[str | None]:
+    """CCNet line dedup over a list of texts: every line found in more than one text is removed from all.
+
+    ``normalize``: compare normalised lines (case, punctuation, numbers folded; CCNet) or exact lines.
+    A text left without any line is ``None`` when ``drop_empty``, else its remaining (blank) text.
+    """
+    from curate.local import run_documents
+
+    docs = [{"id": f"{i:012d}", "text": t} for i, t in enumerate(texts)]
+    out = run_documents([("line_dedup", {"normalize": normalize, "drop_empty": drop_empty})], docs,
+                        shard_size=100_000)
+    by_id = {d["id"]: d["text"] for d in out.kept}
+    return [by_id.get(f"{i:012d}") for i in range(len(texts))]
 
 
 def _read(path: Path, text_column: str) -> pa.Table:
@@ -58,6 +66,20 @@ def _read(path: Path, text_column: str) -> pa.Table:
     return pa.table({text_column: [path.read_text(encoding="utf-8")]})  # one text file = one document
 
 
+def _write(table: pa.Table, src: Path, out: Path, text_column: str) -> Path:
+    """Write the kept rows in the input's own format (Parquet, JSONL, or a text file)."""
+    dest = out / src.name
+    if src.suffix == ".parquet":
+        pq.write_table(table, dest)
+    elif src.suffix in (".jsonl", ".json"):
+        with open(dest, "w", encoding="utf-8") as f:
+            for row in table.to_pylist():
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif table.num_rows:
+        dest.write_text(table.column(text_column)[0].as_py(), encoding="utf-8")
+    return dest
+
+
 def dedup_files(
     paths: list[str | Path],
     output_dir: str | Path,
@@ -67,8 +89,9 @@ def dedup_files(
 ) -> dict[str, int]:
     """Deduplicate documents across Parquet / JSONL files (or plain text files, one document each).
 
-    Writes ``output_dir/<name>.parquet`` for each input with the duplicates removed (near duplicates are
-    judged across all files together); returns ``{"documents": n, "removed": m}``.
+    Writes each input's kept rows to ``output_dir/<same name>`` in the input's format (a text file that is a
+    duplicate of another is not written); near duplicates are judged across all files together. Returns
+    ``{"documents": n, "removed": m}``.
     """
     paths = [Path(p) for p in paths]
     tables = [_read(p, text_column) for p in paths]
@@ -83,6 +106,6 @@ def dedup_files(
     start = 0
     for p, t in zip(paths, tables, strict=True):
         keep = [i not in dup for i in range(start, start + t.num_rows)]
-        pq.write_table(t.filter(pa.array(keep, pa.bool_())), out / f"{p.stem}.parquet")
+        _write(t.filter(pa.array(keep, pa.bool_())), p, out, text_column)
         start += t.num_rows
     return {"documents": len(texts), "removed": len(dup)}

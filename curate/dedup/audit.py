@@ -10,30 +10,28 @@ Marin's dedup. ``render_dedup_report`` renders it as text for ``curate dedup-rep
 
 from __future__ import annotations
 
-import json
+import posixpath
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from curate.rundir import Folder, RunDir
 
 _STAGES = ("minhash", "exact_dedup")
 
 
-def _workdirs(path: Path) -> list[Path]:
-    if (path / "collect").is_dir() or (path / "summary.json").exists():
+def _workdirs(path: Folder) -> list[Folder]:
+    if path.exists("collect") or path.exists("summary.json"):
         return [path]
-    glob = sorted((path / "global").glob("*-*")) if (path / "global").is_dir() else []
-    return [p for p in glob if any(p.name.endswith(f"-{s}") for s in _STAGES)]
+    return [path.sub(p) for p in path.glob("global/*-*") if any(p.endswith(f"-{s}") for s in _STAGES)]
 
 
-def _read_all(folder: Path, columns: list[str]) -> pa.Table | None:
-    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+def _read_all(folder: Folder, rel: str, columns: list[str]) -> pa.Table | None:
     tables = []
-    for f in files:
-        have = pq.ParquetFile(f).schema_arrow.names
-        tables.append(pq.read_table(f, columns=[c for c in columns if c in have]))
+    for f in folder.glob(f"{rel}/*.parquet"):
+        have = folder.schema(f).names
+        tables.append(folder.read_table(f, columns=[c for c in columns if c in have]))
     return pa.concat_tables(tables, promote_options="default") if tables else None
 
 
@@ -41,10 +39,10 @@ def _snippet(text: str | None, n: int = 160) -> str:
     return " ".join((text or "").split())[:n]
 
 
-def _stage_report(wd: Path, run_dir: Path | None, top: int, max_source_loss: float) -> dict[str, Any]:
-    summary = json.loads((wd / "summary.json").read_text()) if (wd / "summary.json").exists() else {}
-    collected = _read_all(wd / "collect", ["id", "source", "domain"])
-    members = _read_all(wd / "remove", ["id", "kept_id", "cluster_size"])
+def _stage_report(wd: Folder, run_dir: Folder | None, top: int, max_source_loss: float) -> dict[str, Any]:
+    summary = wd.read_json("summary.json") if wd.exists("summary.json") else {}
+    collected = _read_all(wd, "collect", ["id", "source", "domain"])
+    members = _read_all(wd, "remove", ["id", "kept_id", "cluster_size"])
     members = members.to_pylist() if members is not None else []
     removed_ids = {m["id"] for m in members if m["id"] != m["kept_id"]}
     per_source: dict[str, dict[str, Any]] = {}
@@ -65,7 +63,7 @@ def _stage_report(wd: Path, run_dir: Path | None, top: int, max_source_loss: flo
         s["share_removed"] = s["removed"] / s["documents"] if s["documents"] else 0.0
         if s["share_removed"] > max_source_loss:
             warnings.append(
-                f"source {src!r} loses {s['share_removed']:.1%} of its documents to {summary.get('stage', wd.name)} "
+                f"source {src!r} loses {s['share_removed']:.1%} of its documents to {summary.get('stage', posixpath.basename(wd.url))} "
                 f"(> {max_source_loss:.0%}): check for a systematic collision (templates, boilerplate)"
             )
     domains = sorted(per_domain.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
@@ -75,7 +73,7 @@ def _stage_report(wd: Path, run_dir: Path | None, top: int, max_source_loss: flo
     largest = sorted(clusters.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]
     texts = _sample_texts(run_dir, {i for _, ms in largest for i in ms}) if run_dir else {}
     return {
-        "workdir": str(wd),
+        "workdir": wd.url,
         "summary": summary,
         "cluster_size_histogram": summary.get("cluster_size_histogram", {}),
         "largest_clusters": [
@@ -95,10 +93,10 @@ def _stage_report(wd: Path, run_dir: Path | None, top: int, max_source_loss: flo
     }
 
 
-def _sample_texts(run_dir: Path, ids: set[str]) -> dict[str, str]:
+def _sample_texts(run_dir: Folder, ids: set[str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for folder in (run_dir / "data", run_dir / "rejected"):
-        t = _read_all(folder, ["id", "text"])
+    for folder in ("data", "rejected"):
+        t = _read_all(run_dir, folder, ["id", "text"])
         if t is None:
             continue
         for i, x in zip(t.column("id").to_pylist(), t.column("text").to_pylist(), strict=True):
@@ -107,13 +105,24 @@ def _sample_texts(run_dir: Path, ids: set[str]) -> dict[str, str]:
     return out
 
 
-def dedup_report(path: str | Path, top: int = 10, max_source_loss: float = 0.5) -> dict[str, Any]:
-    """Audit of every dedup stage under a run directory (or of one stage workdir): ``{stage dir: report}``."""
-    path = Path(path)
-    run_dir = (
-        path if (path / "global").is_dir() else (path.parents[1] if path.parent.name == "global" else None)
-    )
-    return {wd.name: _stage_report(wd, run_dir, top, max_source_loss) for wd in _workdirs(path)}
+def dedup_report(
+    path: str, top: int = 10, max_source_loss: float = 0.5, storage_options: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Audit of every dedup stage under a run directory (or of one stage folder): ``{stage dir: report}``.
+
+    ``path`` is local or any fsspec URL (a run on object storage)."""
+    url = str(path).rstrip("/")
+    folder = RunDir(url, storage_options)
+    parent = posixpath.dirname(url)
+    if folder.glob("global/*"):
+        run_dir: Folder | None = folder
+    elif posixpath.basename(parent) == "global":
+        run_dir = RunDir(posixpath.dirname(parent), storage_options)
+    else:
+        run_dir = None
+    return {
+        posixpath.basename(wd.url): _stage_report(wd, run_dir, top, max_source_loss) for wd in _workdirs(folder)
+    }
 
 
 def render_dedup_report(run_dir: str, top: int = 10, max_source_loss: float = 0.5) -> str:

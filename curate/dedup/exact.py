@@ -24,26 +24,15 @@ with no non-blank line are dropped with reason ``line_dedup_empty``. Workdir::
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.dedup.minhash import domain_of
 from curate.dedup.normalize import content_hash, line_hashes
-from curate.dedup.workfiles import (
-    ShardCache,
-    collect_file,
-    load_remove_list,
-    remove_file,
-    shard_file,
-    uint64_column,
-    write_json_atomic,
-    write_table_atomic,
-)
+from curate.dedup.workfiles import ShardCache, load_remove_list, uint64_column
+from curate.rundir import StageDir
 from curate.schema import Document
 from curate.stage import GlobalStage, register
 
@@ -69,21 +58,21 @@ GROUP_SCHEMA = pa.schema(
 )
 
 
-def _exact_group_pass(workdir: str, shards: list[int], part: int, parts: int) -> int:
+def _exact_group_pass(sdir: StageDir, shards: list[int], part: int, parts: int) -> int:
     """Groups of identical hashes in one hash partition → ``groups/part-PPPPP.parquet``; returns members."""
-    out = shard_file(Path(workdir) / "groups", part)
-    if out.exists():
-        return pq.ParquetFile(out).metadata.num_rows
+    out = sdir.shard_file("groups", part)
+    if sdir.exists(out):
+        return sdir.num_rows(out)
     tables = []
     for s in shards:
-        p = collect_file(Path(workdir), s)
-        if not p.exists():
+        p = sdir.collect_file(s)
+        if not sdir.exists(p):
             continue
-        t = pq.read_table(p, columns=["id", "content_hash", "hkey"])
+        t = sdir.read_table(p, columns=["id", "content_hash", "hkey"])
         t = t.filter(pa.array(t.column("hkey").to_numpy() % parts == part))
         tables.append(t.append_column("shard", pa.array(np.full(t.num_rows, s, dtype=np.int64))))
     if not tables:
-        write_table_atomic(GROUP_SCHEMA.empty_table(), out)
+        sdir.write_table(out, GROUP_SCHEMA.empty_table())
         return 0
     t = pa.concat_tables(tables)
     hashes = np.asarray(t.column("content_hash").to_pylist(), dtype=str) if t.num_rows else np.zeros(0, str)
@@ -107,7 +96,7 @@ def _exact_group_pass(workdir: str, shards: list[int], part: int, parts: int) ->
         },
         schema=GROUP_SCHEMA,
     )
-    write_table_atomic(res, out)
+    sdir.write_table(out, res)
     return res.num_rows
 
 
@@ -140,16 +129,17 @@ class ExactDedup(GlobalStage):
             schema=EXACT_COLLECT,
         )
 
-    def reduce(self, workdir: Path, shards: list[int], runner: Any) -> dict[str, Any]:
-        wd = Path(workdir)
+    reduce_jobs = "group identical hashes (one job per hash partition) → per-shard removal lists"
+
+    def reduce(self, sdir: StageDir, shards: list[int], executor: Any) -> dict[str, Any]:
         shards = sorted(shards)
-        parts = _partitions(wd, runner, "groups")
-        runner.map(_exact_group_pass, [(str(wd), shards, p, parts) for p in range(parts)])
-        groups = pa.concat_tables([pq.read_table(shard_file(wd / "groups", p)) for p in range(parts)])
+        parts = _partitions(sdir, executor, "groups")
+        executor.map(_exact_group_pass, [(sdir, shards, p, parts) for p in range(parts)])
+        groups = pa.concat_tables([sdir.read_table(sdir.shard_file("groups", p)) for p in range(parts)])
         shard_col = groups.column("shard").to_numpy()
         for s in shards:
-            path = remove_file(wd, s)
-            if path.exists():
+            path = sdir.remove_file(s)
+            if sdir.exists(path):
                 continue
             g = groups.filter(pa.array(shard_col == s))
             t = pa.table(
@@ -160,15 +150,11 @@ class ExactDedup(GlobalStage):
                     "cluster_size": g.column("cluster_size"),
                 }
             )
-            write_table_atomic(t, path)
+            sdir.write_table(path, t)
         ids = groups.column("id").to_numpy(zero_copy_only=False)
         kept = groups.column("kept_id").to_numpy(zero_copy_only=False)
         removed = int(np.sum(ids != kept))
-        n_docs = sum(
-            pq.ParquetFile(collect_file(wd, s)).metadata.num_rows
-            for s in shards
-            if collect_file(wd, s).exists()
-        )
+        n_docs = sum(sdir.num_rows(sdir.collect_file(s)) for s in shards if sdir.exists(sdir.collect_file(s)))
         summary = {
             "stage": self.name,
             "documents": n_docs,
@@ -176,11 +162,11 @@ class ExactDedup(GlobalStage):
             "grouped_documents": int(groups.num_rows),
             "removed": removed,
         }
-        write_json_atomic(summary, wd / "summary.json")
+        sdir.write_json("summary.json", summary)
         return summary
 
-    def apply(self, docs: list[Document], shard: int, workdir: Path) -> list[str | None]:
-        groups = _CACHE.get((str(workdir), shard), lambda: load_remove_list(Path(workdir), shard, self.name))
+    def apply(self, docs: list[Document], shard: int, sdir: StageDir) -> list[str | None]:
+        groups = _CACHE.get((sdir.url, shard), lambda: load_remove_list(sdir, shard, self.name))
         out: list[str | None] = []
         for d in docs:
             hit = groups.get(str(d["id"]))
@@ -194,16 +180,14 @@ class ExactDedup(GlobalStage):
         return out
 
 
-def _partitions(wd: Path, runner: Any, folder: str) -> int:
-    """Partition count = runner.num_workers, pinned by the first run so a resumed reduce reuses outputs."""
-    meta = wd / folder / "partitions.json"
-    parts = max(1, int(getattr(runner, "num_workers", 1)))
-    if meta.exists():
-        prev = json.loads(meta.read_text()).get("parts")
-        if prev != parts:
-            for f in (wd / folder).glob("part-*.parquet"):
-                f.unlink()
-    write_json_atomic({"parts": parts}, meta)
+def _partitions(sdir: StageDir, executor: Any, folder: str) -> int:
+    """Partition count = executor.num_workers; outputs of a run with another count are not reused."""
+    meta = f"{folder}/partitions.json"
+    parts = max(1, int(getattr(executor, "num_workers", 1)))
+    if sdir.exists(meta) and sdir.read_json(meta).get("parts") != parts:
+        for f in sdir.glob(f"{folder}/part-*.parquet"):
+            sdir.rm(f)
+    sdir.write_json(meta, {"parts": parts})
     return parts
 
 
@@ -212,17 +196,17 @@ def _partitions(wd: Path, runner: Any, folder: str) -> int:
 LINE_COLLECT = pa.schema([pa.field("line_hash", pa.uint64())])
 
 
-def _line_dup_pass(workdir: str, shards: list[int], part: int, parts: int) -> int:
+def _line_dup_pass(sdir: StageDir, shards: list[int], part: int, parts: int) -> int:
     """Line hashes of one partition seen in >= 2 documents → ``dups/part-PPPPP`` as (shard, hash) rows."""
-    out = shard_file(Path(workdir) / "dups", part)
-    if out.exists():
-        return pq.ParquetFile(out).metadata.num_rows
+    out = sdir.shard_file("dups", part)
+    if sdir.exists(out):
+        return sdir.num_rows(out)
     hs, ss = [], []
     for s in shards:
-        p = collect_file(Path(workdir), s)
-        if not p.exists():
+        p = sdir.collect_file(s)
+        if not sdir.exists(p):
             continue
-        h = uint64_column(pq.read_table(p), "line_hash")
+        h = uint64_column(sdir.read_table(p), "line_hash")
         h = h[(h % np.uint64(parts)) == np.uint64(part)]
         hs.append(h)
         ss.append(np.full(len(h), s, dtype=np.int64))
@@ -236,7 +220,7 @@ def _line_dup_pass(workdir: str, shards: list[int], part: int, parts: int) -> in
         else np.zeros((0, 2), np.uint64)
     )
     t = pa.table({"shard": pairs[:, 0].astype(np.int64), "line_hash": pairs[:, 1]})
-    write_table_atomic(t, out)
+    sdir.write_table(out, t)
     return t.num_rows
 
 
@@ -244,45 +228,57 @@ def _line_dup_pass(workdir: str, shards: list[int], part: int, parts: int) -> in
 class LineDedup(GlobalStage):
     """Remove lines that occur in more than one document of the corpus (CCNet-style), in place.
 
-    Lines are compared by their normalised form; blank lines are kept; repeats inside one document alone do
-    not count. A document left with no non-blank line is dropped with reason ``line_dedup_empty``.
+    Parameters:
+        normalize: compare lines by their normalised form (CCNet, the default: case, accents, punctuation
+            folded and every number folded to 0, so "Page 3 of 10" and "Page 4 of 10" are one line), or
+            exactly as written (``false``: lines that differ in one digit are different lines).
+        drop_empty: drop a document left with no non-blank line (reason ``line_dedup_empty``; CCNet drops
+            them), or keep it with its remaining blank text (``false``).
+
+    Blank lines are kept; repeats inside one document alone do not count.
     """
+
+    reduce_jobs = "line hashes seen in >= 2 documents (one job per hash partition) → per-shard lists"
+
+    def __init__(self, normalize: bool = True, drop_empty: bool = True) -> None:
+        self.normalize = normalize
+        self.drop_empty = drop_empty
 
     def collect(self, docs: list[Document]) -> pa.Table:
         hashes: list[int] = []
         for d in docs:
-            hashes.extend({h for _, h in line_hashes(d["text"])})
+            hashes.extend({h for _, h in line_hashes(d["text"], self.normalize)})
         return pa.table({"line_hash": pa.array(hashes, pa.uint64())}, schema=LINE_COLLECT)
 
-    def reduce(self, workdir: Path, shards: list[int], runner: Any) -> dict[str, Any]:
-        wd = Path(workdir)
+    def reduce(self, sdir: StageDir, shards: list[int], executor: Any) -> dict[str, Any]:
         shards = sorted(shards)
-        parts = _partitions(wd, runner, "dups")
-        runner.map(_line_dup_pass, [(str(wd), shards, p, parts) for p in range(parts)])
-        dups = pa.concat_tables([pq.read_table(shard_file(wd / "dups", p)) for p in range(parts)])
+        parts = _partitions(sdir, executor, "dups")
+        executor.map(_line_dup_pass, [(sdir, shards, p, parts) for p in range(parts)])
+        dups = pa.concat_tables([sdir.read_table(sdir.shard_file("dups", p)) for p in range(parts)])
         shard_col = dups.column("shard").to_numpy()
         hashes = uint64_column(dups, "line_hash")
         for s in shards:
-            path = remove_file(wd, s)
-            if not path.exists():
-                write_table_atomic(pa.table({"line_hash": np.sort(hashes[shard_col == s])}), path)
+            rel = sdir.remove_file(s)
+            if not sdir.exists(rel):
+                sdir.write_table(rel, pa.table({"line_hash": np.sort(hashes[shard_col == s])}))
         summary = {"stage": self.name, "duplicated_lines": int(len(np.unique(hashes)))}
-        write_json_atomic(summary, wd / "summary.json")
+        sdir.write_json("summary.json", summary)
         return summary
 
-    def apply(self, docs: list[Document], shard: int, workdir: Path) -> list[str | None]:
+    def apply(self, docs: list[Document], shard: int, sdir: StageDir) -> list[str | None]:
         def load() -> set[int]:
-            path = remove_file(Path(workdir), shard)
-            if not path.exists():
-                raise FileNotFoundError(f"{self.name}: {path} is missing; the reduce step has not finished")
-            return set(uint64_column(pq.read_table(path), "line_hash").tolist())
+            rel = sdir.remove_file(shard)
+            if not sdir.exists(rel):
+                raise FileNotFoundError(f"{self.name}: {sdir.uri(rel)} is missing; the reduce step has not finished")
+            return set(uint64_column(sdir.read_table(rel), "line_hash").tolist())
 
-        dup = _CACHE.get((str(workdir), shard, "lines"), load)
+        dup = _CACHE.get((sdir.url, shard, "lines"), load)
         out: list[str | None] = []
         for d in docs:
-            hits = {i for i, h in line_hashes(d["text"]) if h in dup}
+            hits = {i for i, h in line_hashes(d["text"], self.normalize) if h in dup}
             if hits:
                 lines = d["text"].split("\n")
                 d["text"] = "\n".join(line for i, line in enumerate(lines) if i not in hits)
-            out.append("line_dedup_empty" if hits and not d["text"].strip() else None)
+            emptied = hits and not d["text"].strip()
+            out.append("line_dedup_empty" if emptied and self.drop_empty else None)
         return out

@@ -17,14 +17,12 @@ Global rows: shard files are concatenated in shard order, so a document's global
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.dedup.signature import fmix64
-from curate.dedup.workfiles import collect_file, uint64_column, write_table_atomic
+from curate.dedup.workfiles import uint64_column
+from curate.rundir import StageDir
 
 PAIR_SCHEMA = pa.schema([pa.field("a", pa.uint64()), pa.field("b", pa.uint64())])
 _trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 names it trapz
@@ -70,21 +68,21 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return out
 
 
-def band_pairs_file(workdir: Path, band: int) -> Path:
-    return Path(workdir) / "bands" / f"band-{band:03d}.parquet"
+def band_pairs_file(band: int) -> str:
+    return f"bands/band-{band:03d}.parquet"
 
 
-def band_pass(workdir: str, shards: list[int], offsets: list[int], band: int) -> int:
+def band_pass(sdir: StageDir, shards: list[int], offsets: list[int], band: int) -> int:
     """Candidate pairs of one band → ``bands/band-BBB.parquet``; returns the pair count. Resumable."""
-    out = band_pairs_file(Path(workdir), band)
-    if out.exists():
-        return pq.ParquetFile(out).metadata.num_rows
+    out = band_pairs_file(band)
+    if sdir.exists(out):
+        return sdir.num_rows(out)
     hs, rows = [], []
     for s, off in zip(shards, offsets, strict=False):
-        p = collect_file(Path(workdir), s)
-        if not p.exists():
+        p = sdir.collect_file(s)
+        if not sdir.exists(p):
             continue
-        h = uint64_column(pq.read_table(p, columns=[band_column(band)]), band_column(band))
+        h = uint64_column(sdir.read_table(p, columns=[band_column(band)]), band_column(band))
         hs.append(h)
         rows.append(np.arange(off, off + len(h), dtype=np.uint64))
     h = np.concatenate(hs) if hs else np.zeros(0, np.uint64)
@@ -95,12 +93,12 @@ def band_pass(workdir: str, shards: list[int], offsets: list[int], band: int) ->
     head = g[np.flatnonzero(new)[np.cumsum(new) - 1]] if len(h) else g
     member = ~new
     table = pa.table({"a": head[member], "b": g[member]}, schema=PAIR_SCHEMA)
-    write_table_atomic(table, out)
+    sdir.write_table(out, table)
     return table.num_rows
 
 
-def verified_file(workdir: Path, part: int) -> Path:
-    return Path(workdir) / "verified" / f"part-{part:05d}.parquet"
+def verified_file(sdir: StageDir, part: int) -> str:
+    return sdir.shard_file("verified", part)
 
 
 def _partition_of(a: np.ndarray, b: np.ndarray, parts: int) -> np.ndarray:
@@ -108,14 +106,14 @@ def _partition_of(a: np.ndarray, b: np.ndarray, parts: int) -> np.ndarray:
         return (fmix64(a * np.uint64(0x100000001B3) ^ b) % np.uint64(parts)).astype(np.int64)
 
 
-def read_signatures(workdir: Path, shards: list[int], offsets: list[int], need: np.ndarray) -> np.ndarray:
+def read_signatures(sdir: StageDir, shards: list[int], offsets: list[int], need: np.ndarray) -> np.ndarray:
     """Signatures of the sorted global rows ``need``, read shard by shard (only one shard's column at once)."""
     out: list[np.ndarray] = []
     for s, lo, hi in zip(shards, offsets[:-1], offsets[1:], strict=True):
         i, j = np.searchsorted(need, [lo, hi])
         if i == j:
             continue
-        col = pq.read_table(collect_file(workdir, s), columns=["sig"]).column("sig").combine_chunks()
+        col = sdir.read_table(sdir.collect_file(s), columns=["sig"]).column("sig").combine_chunks()
         k = col.type.list_size
         sig = col.flatten().to_numpy().reshape(-1, k)
         out.append(sig[(need[i:j] - lo).astype(np.int64)])
@@ -123,21 +121,20 @@ def read_signatures(workdir: Path, shards: list[int], offsets: list[int], need: 
 
 
 def verify_pass(
-    workdir: str, shards: list[int], offsets: list[int], bands: int, part: int, parts: int, verify: bool
+    sdir: StageDir, shards: list[int], offsets: list[int], bands: int, part: int, parts: int, verify: bool
 ) -> tuple[int, int]:
     """Unique candidate pairs of one partition with their estimated Jaccard → ``verified/part-PPPPP``.
 
     Returns (candidate pairs, pairs written). Every candidate is written with its estimate; the threshold is
     applied by the clustering pass, so the report can show what verification rejected. Resumable.
     """
-    wd = Path(workdir)
-    out = verified_file(wd, part)
-    if out.exists():
-        n = pq.ParquetFile(out).metadata.num_rows
+    out = verified_file(sdir, part)
+    if sdir.exists(out):
+        n = sdir.num_rows(out)
         return n, n
     aa, bb = [], []
     for band in range(bands):
-        t = pq.read_table(band_pairs_file(wd, band))
+        t = sdir.read_table(band_pairs_file(band))
         a, b = uint64_column(t, "a"), uint64_column(t, "b")
         keep = _partition_of(a, b, parts) == part
         aa.append(a[keep])
@@ -149,10 +146,10 @@ def verify_pass(
     jac = np.full(len(a), np.nan, dtype=np.float32)
     if verify and len(a):
         need = np.unique(np.concatenate([a, b]))
-        sig = read_signatures(wd, shards, list(offsets), need)
+        sig = read_signatures(sdir, shards, list(offsets), need)
         ia, ib = np.searchsorted(need, a), np.searchsorted(need, b)
         for lo in range(0, len(a), 200_000):  # chunks bound the (pairs, num_perm) comparison array
             sl = slice(lo, lo + 200_000)
             jac[sl] = (sig[ia[sl]] == sig[ib[sl]]).mean(axis=1)
-    write_table_atomic(pa.table({"a": a, "b": b, "jaccard": jac}, schema=VERIFIED_SCHEMA), out)
+    sdir.write_table(out, pa.table({"a": a, "b": b, "jaccard": jac}, schema=VERIFIED_SCHEMA))
     return len(a), len(a)

@@ -22,29 +22,23 @@ the cluster before removal; 1 for singletons). Ids must be unique within a shard
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from curate.dedup import lsh, unionfind
 from curate.dedup.signature import minhash_signatures
 from curate.dedup.workfiles import (
     ShardCache,
     cluster_representatives,
-    collect_file,
     load_remove_list,
-    remove_file,
     shard_offsets,
     uint64_column,
-    write_json_atomic,
     write_remove_lists,
-    write_table_atomic,
 )
+from curate.rundir import StageDir
 from curate.schema import Document
 from curate.stage import GlobalStage, register
 
@@ -155,46 +149,51 @@ class MinHashDedup(GlobalStage):
 
     # --- reduce ----------------------------------------------------------------------------------------
 
-    def reduce(self, workdir: Path, shards: list[int], runner: Any) -> dict[str, Any]:
-        wd = Path(workdir)
+    reduce_jobs = (
+        "candidate pairs (one job per band) → verified pairs (one job per partition) → connected "
+        "components → per-shard removal lists"
+    )
+
+    def reduce(self, sdir: StageDir, shards: list[int], runner: Any) -> dict[str, Any]:
+        wd = sdir
         shards = sorted(shards)
         offsets = shard_offsets(wd, shards)
         n_docs = int(offsets[-1])
         off = [int(x) for x in offsets]
         # 1. candidate pairs, one task per band
-        cand_per_band = runner.map(lsh.band_pass, [(str(wd), shards, off, b) for b in range(self.bands)])
+        cand_per_band = runner.map(lsh.band_pass, [(wd, shards, off, b) for b in range(self.bands)])
         # 2. verification, one task per partition of the pairs
         parts = max(1, int(getattr(runner, "num_workers", 1)))
         self._clear_stale_partitions(wd, parts)
         counts = runner.map(
             lsh.verify_pass,
-            [(str(wd), shards, off, self.bands, p, parts, self.verify) for p in range(parts)],
+            [(wd, shards, off, self.bands, p, parts, self.verify) for p in range(parts)],
         )
         candidates = sum(c for c, _ in counts)
         # 3. connected components
-        comp_path = wd / "components.parquet"
+        comp_path = "components.parquet"
         vt = self.verify_threshold if self.verify else -1.0
-        if not comp_path.exists():
+        if not wd.exists(comp_path):
             files = [lsh.verified_file(wd, p) for p in range(parts)]
             if candidates > self.max_pairs_in_memory:
                 nodes, labels = unionfind.distributed_components(files, n_docs, wd, runner, vt)
             else:
-                a, b = _read_kept_pairs(files, vt)
+                a, b = _read_kept_pairs(wd, files, vt)
                 nodes, labels = unionfind.components(a, b)
-            write_table_atomic(
-                pa.table({"row": nodes.astype(np.uint64), "label": labels.astype(np.uint64)}), comp_path
+            wd.write_table(
+                comp_path, pa.table({"row": nodes.astype(np.uint64), "label": labels.astype(np.uint64)})
             )
-        comp = pq.read_table(comp_path)
+        comp = wd.read_table(comp_path)
         nodes, labels = (
             uint64_column(comp, "row").astype(np.int64),
             uint64_column(comp, "label").astype(np.int64),
         )
-        verified = _count_kept_pairs([lsh.verified_file(wd, p) for p in range(parts)], vt)
+        verified = _count_kept_pairs(wd, [lsh.verified_file(wd, p) for p in range(parts)], vt)
         # 4. representatives and per-shard removal lists
         shard_idx = np.searchsorted(offsets, nodes, side="right") - 1
         ids, lengths = _member_ids(wd, shards, offsets, nodes, shard_idx)
         kept, size = cluster_representatives(labels, lengths, ids)
-        if not all(remove_file(wd, s).exists() for s in shards):
+        if not all(wd.exists(wd.remove_file(s)) for s in shards):
             write_remove_lists(wd, shards, np.asarray(shards)[shard_idx], ids, kept, size)
         removed = int(np.sum(kept != np.asarray(ids, dtype=object))) if len(ids) else 0
         summary = {
@@ -212,24 +211,22 @@ class MinHashDedup(GlobalStage):
             "removed": removed,
             "cluster_size_histogram": _histogram(labels),
         }
-        write_json_atomic(summary, wd / "summary.json")
+        wd.write_json("summary.json", summary)
         return summary
 
     @staticmethod
-    def _clear_stale_partitions(wd: Path, parts: int) -> None:
+    def _clear_stale_partitions(wd: StageDir, parts: int) -> None:
         """Verified partitions from a run with another partition count cannot be reused."""
-        meta = wd / "verified" / "partitions.json"
-        if meta.exists() and json.loads(meta.read_text()).get("parts") != parts:
-            for f in (wd / "verified").glob("part-*.parquet"):
-                f.unlink()
-        write_json_atomic({"parts": parts}, meta)
+        meta = "verified/partitions.json"
+        if wd.exists(meta) and wd.read_json(meta).get("parts") != parts:
+            for f in wd.glob("verified/part-*.parquet"):
+                wd.rm(f)
+        wd.write_json(meta, {"parts": parts})
 
     # --- per-shard apply -------------------------------------------------------------------------------
 
-    def apply(self, docs: list[Document], shard: int, workdir: Path) -> list[str | None]:
-        clusters = _CACHE.get(
-            (str(workdir), shard), lambda: load_remove_list(Path(workdir), shard, self.name)
-        )
+    def apply(self, docs: list[Document], shard: int, sdir: StageDir) -> list[str | None]:
+        clusters = _CACHE.get((sdir.url, shard), lambda: load_remove_list(sdir, shard, self.name))
         out: list[str | None] = []
         for d in docs:
             hit = clusters.get(str(d["id"]))
@@ -245,26 +242,26 @@ class MinHashDedup(GlobalStage):
         return out
 
 
-def _read_kept_pairs(files: list[Path], threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def _read_kept_pairs(wd: StageDir, files: list[str], threshold: float) -> tuple[np.ndarray, np.ndarray]:
     aa, bb = [], []
     for f in files:
-        t = pq.read_table(f)
+        t = wd.read_table(f)
         keep = ~(t.column("jaccard").to_numpy(zero_copy_only=False) < threshold)  # NaN (no verify) keeps
         aa.append(uint64_column(t, "a")[keep])
         bb.append(uint64_column(t, "b")[keep])
     return np.concatenate(aa).astype(np.int64), np.concatenate(bb).astype(np.int64)
 
 
-def _count_kept_pairs(files: list[Path], threshold: float) -> int:
+def _count_kept_pairs(wd: StageDir, files: list[str], threshold: float) -> int:
     n = 0
     for f in files:
-        j = pq.read_table(f, columns=["jaccard"]).column("jaccard").to_numpy(zero_copy_only=False)
+        j = wd.read_table(f, columns=["jaccard"]).column("jaccard").to_numpy(zero_copy_only=False)
         n += int(np.sum(~(j < threshold)))
     return n
 
 
 def _member_ids(
-    wd: Path, shards: list[int], offsets: np.ndarray, nodes: np.ndarray, shard_idx: np.ndarray
+    wd: StageDir, shards: list[int], offsets: np.ndarray, nodes: np.ndarray, shard_idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ids and text lengths of the clustered rows, reading only ``id``/``len`` of each shard."""
     ids = np.empty(len(nodes), dtype=object)
@@ -273,7 +270,7 @@ def _member_ids(
         sel = np.flatnonzero(shard_idx == k)
         if not len(sel):
             continue
-        t = pq.read_table(collect_file(wd, s), columns=["id", "len"])
+        t = wd.read_table(wd.collect_file(s), columns=["id", "len"])
         rows = nodes[sel] - offsets[k]
         ids[sel] = np.asarray(t.column("id").to_pylist(), dtype=object)[rows]
         lengths[sel] = t.column("len").to_numpy()[rows]

@@ -95,12 +95,17 @@ def content_hash(text: str) -> str:
     return xxhash.xxh3_128_hexdigest(normalize_bytes(text))
 
 
-def line_hashes(text: str) -> list[tuple[int, int]]:
-    """``(line_index, xxh3-64 of the normalised line)`` for each line whose normalised form is not empty."""
+def line_hashes(text: str, normalize: bool = True) -> list[tuple[int, int]]:
+    """``(line_index, xxh3-64 of the line)`` for each line that is not blank.
+
+    ``normalize``: hash the normalised form (CCNet: case, accents, punctuation and digits folded), so lines
+    that differ only in a number or in case are the same line; else hash the line exactly as written (only
+    its trailing whitespace stripped).
+    """
     out = []
     h = xxhash.xxh3_64_intdigest
     for i, line in enumerate(text.split("\n")):
-        nb = normalize_bytes(line)
-        if nb:
+        nb = normalize_bytes(line) if normalize else line.rstrip().encode("utf-8", "surrogatepass")
+        if nb.strip():
             out.append((i, h(nb)))
     return out

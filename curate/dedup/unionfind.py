@@ -7,20 +7,19 @@ order of the pairs.
 
 When the pairs do not fit one process, ``distributed_components`` runs the same min-label propagation as
 parallel tasks over partitions of the edge files: each round every task reads the current labels (one
-``.npy`` file, memory-mapped) and its edges and writes the lowered labels it proposes; the driver takes the
+``.npz`` file in the stage's folder, so tasks on any node read it) and its edges and writes the lowered labels it proposes; the driver takes the
 minimum per vertex and jumps pointers. Rounds are bounded by the components' diameter after jumping
 (logarithmic in practice).
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import io
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from curate.dedup.workfiles import uint64_column
+from curate.rundir import StageDir
 
 
 def _compress(labels: np.ndarray) -> np.ndarray:
@@ -72,12 +71,23 @@ class UnionFind:
             self.parent[hi] = lo
 
 
-def _propose(edge_files: list[str], labels_path: str, out_path: str, threshold: float) -> int:
-    """One round of one task: lowered labels proposed by its edges → ``out_path`` (npz); returns count."""
-    labels = np.load(labels_path, mmap_mode="r")
+def _save_npz(sdir: StageDir, rel: str, **arrays: np.ndarray) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    sdir.write_bytes(rel, buf.getvalue())
+
+
+def _load_npz(sdir: StageDir, rel: str) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(sdir.read_bytes(rel))) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _propose(sdir: StageDir, edge_files: list[str], labels_rel: str, out_rel: str, threshold: float) -> int:
+    """One round of one task: lowered labels proposed by its edges → ``out_rel`` (npz); returns count."""
+    labels = _load_npz(sdir, labels_rel)["labels"]
     vs, ls = [], []
     for f in edge_files:
-        t = pq.read_table(f)
+        t = sdir.read_table(f)
         a, b = uint64_column(t, "a").astype(np.int64), uint64_column(t, "b").astype(np.int64)
         j = t.column("jaccard").to_numpy(zero_copy_only=False)
         keep = ~(j < threshold)  # NaN (verification off) keeps the pair
@@ -91,41 +101,37 @@ def _propose(edge_files: list[str], labels_path: str, out_path: str, threshold: 
         ls.append(lm[low])
     v = np.concatenate(vs) if vs else np.zeros(0, np.int64)
     lm = np.concatenate(ls) if ls else np.zeros(0, np.int64)
-    tmp = out_path + ".tmp.npz"
-    np.savez(tmp, v=v, l=lm)
-    os.replace(tmp, out_path)
+    _save_npz(sdir, out_rel, v=v, l=lm)
     return len(v)
 
 
 def distributed_components(
-    edge_files: list[Path], n_nodes: int, workdir: Path, runner: object, threshold: float
+    edge_files: list[str], n_nodes: int, sdir: StageDir, runner: object, threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Min-label propagation across tasks of ``runner.map``; same output as ``components`` on kept pairs."""
-    folder = Path(workdir) / "cc"
-    folder.mkdir(parents=True, exist_ok=True)
     labels = np.arange(n_nodes, dtype=np.int64)
     parts = max(1, int(getattr(runner, "num_workers", 1)))
-    groups = [[str(f) for f in edge_files[i::parts]] for i in range(parts)]
+    groups = [list(edge_files[i::parts]) for i in range(parts)]
     touched = np.zeros(n_nodes, dtype=bool)
     for f in edge_files:
-        t = pq.read_table(f)
+        t = sdir.read_table(f)
         keep = ~(t.column("jaccard").to_numpy(zero_copy_only=False) < threshold)
         touched[uint64_column(t, "a").astype(np.int64)[keep]] = True
         touched[uint64_column(t, "b").astype(np.int64)[keep]] = True
     for rnd in range(10_000):
-        lpath = folder / f"labels-{rnd:04d}.npy"
-        np.save(lpath, labels)
-        outs = [str(folder / f"prop-{rnd:04d}-{i:03d}.npz") for i in range(parts)]
+        lrel = f"cc/labels-{rnd:04d}.npz"
+        _save_npz(sdir, lrel, labels=labels)
+        outs = [f"cc/prop-{rnd:04d}-{i:03d}.npz" for i in range(parts)]
         counts = runner.map(
-            _propose, [(g, str(lpath), o, threshold) for g, o in zip(groups, outs, strict=True)]
+            _propose, [(sdir, g, lrel, o, threshold) for g, o in zip(groups, outs, strict=True)]
         )
         if sum(counts) == 0:
             break
         for o in outs:
-            with np.load(o) as z:
-                np.minimum.at(labels, z["v"], z["l"])
+            z = _load_npz(sdir, o)
+            np.minimum.at(labels, z["v"], z["l"])
         labels = _compress(labels)
-        for p in [lpath, *outs]:
-            Path(p).unlink(missing_ok=True)
+        for p in [lrel, *outs]:
+            sdir.rm(p)
     nodes = np.flatnonzero(touched).astype(np.uint64)
     return nodes, labels[nodes.astype(np.int64)].astype(np.uint64)

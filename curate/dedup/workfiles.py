@@ -1,7 +1,8 @@
-"""Files of a dedup stage's workdir: names, atomic writes, shard offsets, the per-shard removal lists.
+"""Shared pieces of the dedup stages' reduce passes: shard offsets, removal lists, representatives.
 
-Every pass writes its outputs to a temporary name and renames it, and skips outputs that exist, so a reduce
-that dies half-way resumes where it stopped. Layout (``workdir = <run>/global/NN-<stage>/``)::
+Every file goes through the stage's :class:`~curate.rundir.StageDir` (atomic, on any filesystem); every
+pass skips outputs that exist, so a reduce that dies half-way resumes where it stopped. Layout
+(``global/PP-<stage>/``)::
 
     collect/part-NNNNN.parquet   rows from each shard (written by the engine)
     <pass>/...                   intermediate outputs of each reduce pass
@@ -11,65 +12,29 @@ that dies half-way resumes where it stopped. Layout (``workdir = <run>/global/NN
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from curate.rundir import StageDir
 
 
-def shard_file(folder: Path, shard: int) -> Path:
-    return Path(folder) / f"part-{shard:05d}.parquet"
-
-
-def collect_file(workdir: Path, shard: int) -> Path:
-    return shard_file(Path(workdir) / "collect", shard)
-
-
-def remove_file(workdir: Path, shard: int) -> Path:
-    return shard_file(Path(workdir) / "remove", shard)
-
-
-def write_table_atomic(table: pa.Table, path: Path) -> None:
-    """Write Parquet to ``path`` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
-
-
-def write_json_atomic(obj: Any, path: Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def read_columns(path: Path, columns: list[str]) -> pa.Table:
-    """Read some columns of a collect file (a missing file means the shard had no rows)."""
-    return pq.read_table(path, columns=columns)
-
-
-def shard_row_counts(workdir: Path, shards: list[int]) -> np.ndarray:
+def shard_row_counts(sdir: StageDir, shards: list[int]) -> np.ndarray:
     """Rows in each shard's collect file (0 when the file is absent), from Parquet metadata only."""
     counts = []
     for s in shards:
-        p = collect_file(workdir, s)
-        counts.append(pq.ParquetFile(p).metadata.num_rows if p.exists() else 0)
+        rel = sdir.collect_file(s)
+        counts.append(sdir.num_rows(rel) if sdir.exists(rel) else 0)
     return np.asarray(counts, dtype=np.int64)
 
 
-def shard_offsets(workdir: Path, shards: list[int]) -> np.ndarray:
+def shard_offsets(sdir: StageDir, shards: list[int]) -> np.ndarray:
     """Global row index of each shard's first row: the dense id space of the reduce passes (len = shards+1)."""
-    return np.concatenate([[0], np.cumsum(shard_row_counts(workdir, shards))]).astype(np.int64)
+    return np.concatenate([[0], np.cumsum(shard_row_counts(sdir, shards))]).astype(np.int64)
 
 
 def uint64_column(table: pa.Table, name: str) -> np.ndarray:
@@ -100,12 +65,12 @@ class ShardCache:
         return value
 
 
-def load_remove_list(workdir: Path, shard: int, stage: str) -> dict[str, tuple[str, int]]:
+def load_remove_list(sdir: StageDir, shard: int, stage: str) -> dict[str, tuple[str, int]]:
     """``id -> (kept_id, cluster_size)`` for a shard's rows that belong to a duplicate cluster."""
-    path = remove_file(workdir, shard)
-    if not path.exists():
-        raise FileNotFoundError(f"{stage}: {path} is missing; the reduce step has not finished")
-    t = pq.read_table(path, columns=["id", "kept_id", "cluster_size"])
+    rel = sdir.remove_file(shard)
+    if not sdir.exists(rel):
+        raise FileNotFoundError(f"{stage}: {sdir.uri(rel)} is missing; the reduce step has not finished")
+    t = sdir.read_table(rel, columns=["id", "kept_id", "cluster_size"])
     return dict(
         zip(
             t.column("id").to_pylist(),
@@ -126,7 +91,7 @@ REMOVE_SCHEMA = pa.schema(
 
 
 def write_remove_lists(
-    workdir: Path,
+    sdir: StageDir,
     shards: list[int],
     shard_of: np.ndarray,
     ids: np.ndarray,
@@ -140,8 +105,8 @@ def write_remove_lists(
     bounds = np.searchsorted(shard_of, np.asarray(shards), side="left")
     ends = np.searchsorted(shard_of, np.asarray(shards), side="right")
     for s, lo, hi in zip(shards, bounds, ends, strict=True):
-        path = remove_file(workdir, s)
-        if path.exists():
+        rel = sdir.remove_file(s)
+        if sdir.exists(rel):
             continue
         t = pa.table(
             {
@@ -152,7 +117,7 @@ def write_remove_lists(
             },
             schema=REMOVE_SCHEMA,
         )
-        write_table_atomic(t, path)
+        sdir.write_table(rel, t)
 
 
 def cluster_representatives(

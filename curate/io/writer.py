@@ -8,14 +8,13 @@ rotates to ``part-NNNNN-1.parquet``, ``-2``… Row groups hold ``row_group_rows`
 from __future__ import annotations
 
 import posixpath
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.rundir import Folder
 from curate.schema import Document, docs_to_table, schema_for
 
 
@@ -31,37 +30,36 @@ class OutputOptions:
 
     def __post_init__(self) -> None:
         if self.compression not in ("zstd", "snappy", "gzip", "lz4", "brotli", "none"):
-            raise ValueError(f"output.compression: unknown codec {self.compression!r}")
+            raise ValueError(
+                f"compression: unknown codec {self.compression!r} (zstd, snappy, gzip, lz4, brotli or none)"
+            )
         if self.row_group_rows <= 0 or self.max_shard_bytes <= 0:
-            raise ValueError("output.row_group_rows and output.max_shard_bytes must be positive")
-
-
-def _fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    return fsspec.core.url_to_fs(url)
-
-
-def atomic_write_bytes(url: str, data: bytes) -> None:
-    """Write ``data`` to ``url`` through a temporary name and a rename."""
-    fs, path = _fs(url)
-    fs.makedirs(posixpath.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    with fs.open(tmp, "wb") as f:
-        f.write(data)
-    fs.mv(tmp, path)
+            raise ValueError("row_group_rows and max_shard_bytes must be positive")
+        if self.rejected_text_chars < 0:
+            raise ValueError(f"rejected_text_chars must be >= 0 (0 keeps no snippet), got {self.rejected_text_chars}")
+        if self.compression == "zstd" and not 1 <= self.compression_level <= 22:
+            raise ValueError(f"compression_level must be within 1..22 for zstd, got {self.compression_level}")
 
 
 class ParquetShardWriter:
-    """Write documents of one shard to ``<folder>/<stem>.parquet`` (rotating by size), atomically.
+    """Write documents of one shard to ``<folder>/<stem>.parquet`` of a run directory (rotating by size).
 
-    ``schema`` may be given; else it is fixed from the first batch (base columns first).
-    ``close()`` renames the finished files into place and returns their names.
+    ``schema`` may be given; else it is fixed from the first batch (base columns first). Files are written
+    through the run directory's atomic scheme (:meth:`curate.rundir.Folder.temp_path`) and made visible by
+    ``close()``, which returns their names.
     """
 
     def __init__(
-        self, folder: str, stem: str, options: OutputOptions, schema: pa.Schema | None = None, rotate: bool = True
+        self,
+        where: Folder,
+        folder: str,
+        stem: str,
+        options: OutputOptions,
+        schema: pa.Schema | None = None,
+        rotate: bool = True,
     ) -> None:
-        self.fs, self.folder = _fs(folder)
-        self.fs.makedirs(self.folder, exist_ok=True)
+        self.where = where
+        self.folder = folder
         self.stem = stem
         self.options = options
         self.schema = schema
@@ -69,17 +67,17 @@ class ParquetShardWriter:
         self._writer: pq.ParquetWriter | None = None
         self._file = None
         self._tmp = ""
-        self._final = ""
+        self._rel = ""
         self._bytes = 0
         self._part = 0
         self._pending: list[tuple[str, str]] = []
         self.rows = 0
 
     def _open(self) -> None:
-        name = f"{self.stem}.parquet" if self._part == 0 else f"{self.stem}-{self._part}.parquet"
-        self._final = posixpath.join(self.folder, name)
-        self._tmp = f"{self._final}.tmp-{uuid.uuid4().hex[:8]}"
-        self._file = self.fs.open(self._tmp, "wb")
+        self._rel = f"{self.folder}/{part_name_of(self.stem, self._part)}.parquet"
+        self.where.makedirs(self.folder)
+        self._tmp = self.where.temp_path(self._rel)
+        self._file = self.where.fs.open(self._tmp, "wb")
         codec = None if self.options.compression == "none" else self.options.compression
         level = self.options.compression_level if codec == "zstd" else None
         self._writer = pq.ParquetWriter(self._file, self.schema, compression=codec, compression_level=level)
@@ -89,7 +87,7 @@ class ParquetShardWriter:
         if self._writer is not None:
             self._writer.close()
             self._file.close()
-            self._pending.append((self._tmp, self._final))
+            self._pending.append((self._tmp, self._rel))
             self._writer = None
             self._part += 1
 
@@ -123,14 +121,14 @@ class ParquetShardWriter:
                 self._close_current()
 
     def close(self) -> list[str]:
-        """Finish: rename every file into place. With no rows at all, write one empty file (the schema)."""
+        """Finish: commit every file. With no rows at all, write one empty file (the schema)."""
         if self._writer is None and not self._pending and self.schema is not None:
             self._open()
         self._close_current()
         names = []
-        for tmp, final in self._pending:
-            self.fs.mv(tmp, final)
-            names.append(posixpath.basename(final))
+        for tmp, rel in self._pending:
+            self.where.commit(tmp, rel)
+            names.append(posixpath.basename(rel))
         self._pending = []
         return names
 
@@ -141,10 +139,15 @@ class ParquetShardWriter:
                 self._file.close()
             except Exception:
                 pass
-            self._pending.append((self._tmp, self._final))
+            self._pending.append((self._tmp, self._rel))
         for tmp, _ in self._pending:
-            try:
-                self.fs.rm(tmp)
-            except Exception:
-                pass
+            if self.where.local:
+                try:
+                    self.where.fs.rm(tmp)
+                except Exception:
+                    pass
         self._pending = []
+
+
+def part_name_of(stem: str, rotation: int) -> str:
+    return stem if rotation == 0 else f"{stem}-{rotation}"

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from curate.errors import RecipeError
-from curate.recipe import load_recipe, segments
+from curate.plan import compile_plan
+from curate.recipe import load_recipe
 from curate.stage import GlobalStage, build_stage, describe_stage, registry
 
 
@@ -87,12 +88,26 @@ def test_stage_on_one_text_without_ray():
     assert build_stage("passthrough")("anything") is None
 
 
-def test_segments_split_at_global_stages():
+def test_plan_splits_at_global_stages_into_map_and_reduce_passes():
     class G(GlobalStage):
-        pass
+        name = "g"
 
     a, b, g = build_stage("passthrough"), build_stage("length_filter"), G()
-    segs = segments([a, g, b])
-    assert segs[0] == ([a], g) and segs[1] == ([b], None)
-    assert segments([a, b]) == [([a, b], None)]
-    assert segments([a, g]) == [([a], g), ([], None)]  # a trailing global stage still gets its apply pass
+    plan = compile_plan([a, g, b])
+    m0, m1 = plan.map_passes
+    assert m0.stages == [a] and m0.collects is g and not m0.last and m0.output == "intermediate/s0"
+    assert m1.stages[0].owner is g and m1.stages[1:] == [b] and m1.last and m1.output == "data"
+    assert [type(p).__name__ for p in plan.passes] == ["MapPass", "ReducePass", "MapPass"]
+    assert len(compile_plan([a, b]).map_passes) == 1
+    trailing = compile_plan([a, g])  # a trailing global stage still gets its apply pass
+    assert [len(m.stages) for m in trailing.map_passes] == [1, 1]
+
+
+def test_plan_of_a_builtin_recipe_is_printed():
+    from curate.runner import load_plan
+
+    recipe, plan = load_plan("demo")
+    text = plan.describe(recipe.name)
+    assert "3 reduce pass(es)" in text and "map 3" in text
+    assert "reduce      minhash (global/08-minhash/)" in text
+    assert "map 1     read intermediate/s0 → exact_dedup → minhash.prepare → collect" in text

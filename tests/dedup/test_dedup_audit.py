@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,9 +27,9 @@ def test_report_lists_clusters_sources_and_warns(tmp_path: Path, paragraphs) -> 
         )
     docs.append({"id": "m9", "text": paragraphs[40], "url": "https://mirror.example/", "source": "mirror"})
     run = tmp_path / "run"
-    kept, dropped = run_global_stage(
-        build_stage("minhash"), [docs[::2], docs[1::2]], run / "global" / "02-minhash"
-    )
+    kept, dropped = run_global_stage(build_stage("minhash"), [docs[::2], docs[1::2]], run)
+    for d in ("data", "rejected"):
+        shutil.rmtree(run / d)
     (run / "data").mkdir()
     pq.write_table(pa.Table.from_pylist([d for s in kept for d in s]), run / "data" / "part-00000.parquet")
     (run / "rejected").mkdir()
@@ -46,7 +47,7 @@ def test_report_lists_clusters_sources_and_warns(tmp_path: Path, paragraphs) -> 
     ]
     pq.write_table(pa.Table.from_pylist(rej), run / "rejected" / "part-00000.parquet")
 
-    rep = dedup_report(run, max_source_loss=0.5)["02-minhash"]
+    rep = dedup_report(run, max_source_loss=0.5)["00-minhash"]
     assert rep["per_source"]["mirror"] == {"documents": 5, "removed": 3, "share_removed": 0.6}
     assert rep["per_source"]["src0"]["removed"] == 0
     assert len(rep["warnings"]) == 1 and "'mirror'" in rep["warnings"][0]

@@ -9,7 +9,7 @@ from conftest import docs_from
 
 from curate.dedup.api import dedup_files, dedup_texts, find_duplicates
 from curate.stage import build_stage
-from curate.testing import LocalRunner, run_global_stage
+from curate.testing import LocalRunner, run_global_stage, stage_dir, stage_path
 
 
 def test_exact_dedup_keeps_smallest_id_and_writes_content_hash(tmp_path: Path, paragraphs) -> None:
@@ -40,11 +40,12 @@ def test_exact_dedup_deterministic_across_workers_and_resumable(tmp_path: Path, 
         results.append((kept, sorted((d["id"], d["_duplicate_of"]) for d, _ in dropped)))
     assert results[0] == results[1]
     assert len(results[0][1]) == 15
-    removes = sorted((tmp_path / "1" / "remove").glob("*.parquet"))
+    wd = stage_path(tmp_path / "1", "exact_dedup")
+    removes = sorted((wd / "remove").glob("*.parquet"))
     before = [pq.read_table(p).to_pylist() for p in removes]
     removes[2].unlink()
-    (tmp_path / "1" / "groups" / "part-00001.parquet").unlink()
-    build_stage("exact_dedup").reduce(tmp_path / "1", [0, 1, 2, 3], LocalRunner(3))
+    (wd / "groups" / "part-00001.parquet").unlink()
+    build_stage("exact_dedup").reduce(stage_dir(tmp_path / "1", "exact_dedup"), [0, 1, 2, 3], LocalRunner(3))
     assert [pq.read_table(p).to_pylist() for p in removes] == before
 
 

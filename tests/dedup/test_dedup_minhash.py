@@ -11,7 +11,7 @@ from conftest import docs_from, edit_words
 
 from curate.errors import RecipeError
 from curate.stage import build_stage
-from curate.testing import LocalRunner, run_global_stage
+from curate.testing import LocalRunner, run_global_stage, stage_dir, stage_path
 
 
 def corpus(paragraphs: list[str], entries: list[str]) -> tuple[list[dict], dict[str, str]]:
@@ -39,8 +39,9 @@ def shards_of(docs: list[dict], n: int) -> list[list[dict]]:
     return [docs[i::n] for i in range(n)]
 
 
-def removal_lists(workdir: Path) -> list[list[dict]]:
-    return [pq.read_table(p).to_pylist() for p in sorted((workdir / "remove").glob("part-*.parquet"))]
+def removal_lists(run: Path) -> list[list[dict]]:
+    wd = stage_path(run, "minhash")
+    return [pq.read_table(p).to_pylist() for p in sorted((wd / "remove").glob("part-*.parquet"))]
 
 
 def test_planted_near_duplicates_are_found_and_rest_kept(tmp_path: Path, paragraphs, entries) -> None:
@@ -117,17 +118,18 @@ def test_each_pass_resumes(tmp_path: Path, paragraphs, entries) -> None:
     stage = build_stage("minhash")
     run_global_stage(stage, shards_of(docs, 3), tmp_path)
     before = removal_lists(tmp_path)
-    summary = (tmp_path / "summary.json").read_text()
+    wd = stage_path(tmp_path, stage)
+    summary = (wd / "summary.json").read_text()
     for f in [
-        tmp_path / "bands" / "band-004.parquet",
-        tmp_path / "components.parquet",
-        *(tmp_path / "remove").glob("*"),
+        wd / "bands" / "band-004.parquet",
+        wd / "components.parquet",
+        *(wd / "remove").glob("*"),
     ]:
         f.unlink()
-    (tmp_path / "verified" / "part-00000.parquet").unlink()
-    stage.reduce(tmp_path, [0, 1, 2], LocalRunner())
+    (wd / "verified" / "part-00000.parquet").unlink()
+    stage.reduce(stage_dir(tmp_path, stage), [0, 1, 2], LocalRunner())
     assert removal_lists(tmp_path) == before
-    assert (tmp_path / "summary.json").read_text() == summary
+    assert (wd / "summary.json").read_text() == summary
 
 
 def test_distributed_components_fallback_gives_same_clusters(tmp_path: Path, paragraphs, entries) -> None:
@@ -150,4 +152,4 @@ def test_parameters_are_validated() -> None:
 
 def test_apply_without_reduce_fails_clearly(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="reduce"):
-        build_stage("minhash").apply([{"id": "1", "text": "x"}], 0, tmp_path)
+        build_stage("minhash").apply([{"id": "1", "text": "x"}], 0, stage_dir(tmp_path, "minhash"))

@@ -14,11 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.errors import RecipeError
+from curate.executor import LocalExecutor as LocalRunner
 from curate.quality.cli import register
 from curate.quality.eval import roc_auc
 from curate.quality.model import preprocess, resolve_positive_label
 from curate.quality.sources import read_texts, split_paragraph_docs
 from curate.quality.train import train_classifier
+from curate.rundir import StageDir
 from curate.stage import build_stage
 from filters.quality import Quality, top_fraction_threshold
 
@@ -26,15 +28,6 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "quality"
 WIKI = DATA / "wiki.jsonl"  # WikiText-2 paragraphs (CC BY-SA 3.0)
 CRAWL = DATA / "crawl_boilerplate.jsonl"  # full-page text of real crawled pages (Apache-2.0 test WARCs)
 BOOK = DATA / "book.txt"  # a public-domain Gutenberg excerpt
-
-
-class LocalRunner:
-    """The in-process runner global stages reduce with (curate.testing.LocalRunner's equivalent)."""
-
-    num_workers = 1
-
-    def map(self, fn, args_list):  # noqa: ANN001
-        return [fn(*args) for args in args_list]
 
 
 def _jsonl(path: Path) -> list[str]:
@@ -138,15 +131,15 @@ def test_top_fraction_threshold_is_exact_with_ties() -> None:
 
 def _run_global(stage: Quality, shards: list[list[dict]], workdir: Path) -> list[list[str | None]]:
     """process_batch → collect (part-NNNNN.parquet per shard) → reduce → apply, as the engine does."""
-    (workdir / "collect").mkdir(parents=True, exist_ok=True)
+    sdir = StageDir(str(workdir))
     kept_per_shard = []
     for i, docs in enumerate(shards):
         reasons = stage.process_batch(docs)
         kept = [d for d, r in zip(docs, reasons) if r is None]
-        pq.write_table(stage.collect(kept), workdir / "collect" / f"part-{i:05d}.parquet")
+        sdir.write_table(sdir.collect_file(i), stage.collect(kept))
         kept_per_shard.append(kept)
-    stage.reduce(workdir, list(range(len(shards))), LocalRunner())
-    return [stage.apply(kept, i, workdir) for i, kept in enumerate(kept_per_shard)]
+    stage.reduce(sdir, list(range(len(shards))), LocalRunner())
+    return [stage.apply(kept, i, sdir) for i, kept in enumerate(kept_per_shard)]
 
 
 def test_percentile_keeps_requested_fraction_across_shards(
@@ -179,7 +172,7 @@ def test_reduce_is_resumable(trained: tuple[Path, dict], tmp_path: Path) -> None
     marker = tmp_path / "threshold.json"
     done = json.loads(marker.read_text())
     marker.write_text(json.dumps({**done, "threshold": 2.0}))  # a finished pass is reused, not redone
-    assert stage.reduce(tmp_path, [0], LocalRunner())["threshold"] == 2.0
+    assert stage.reduce(StageDir(str(tmp_path)), [0], LocalRunner())["threshold"] == 2.0
 
 
 def test_missing_model_names_the_key() -> None:
