@@ -221,6 +221,7 @@ def run_map_pass(task: ShardTask) -> ShardResult:
     run, index, k = task.run, task.shard.index, task.pass_index
     for s in [*mp.stages, *([mp.collects] if mp.collects else [])]:
         ensure_setup(s)
+        s.start_shard()
     if mp.applies_position is not None:
         head = mp.stages[0]
         assert isinstance(head, ApplyStage)

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from curate.rundir import RunDir
 from curate.stats import funnel
 
 # DCLM-Baseline's published funnel (arXiv 2406.11794, Fig. 4): share of the raw pool removed by each step.
@@ -58,11 +59,11 @@ def _plt() -> Any:
     return plt
 
 
-def _table(path: Path, columns: list[str]) -> pa.Table | None:
-    files = sorted(path.glob("*.parquet")) if path.exists() else []
+def _table(run: RunDir, folder: str, columns: list[str]) -> pa.Table | None:
+    files = run.glob(f"{folder}/*.parquet")
     if not files:
         return None
-    dataset = ds.dataset([str(f) for f in files], format="parquet")
+    dataset = ds.dataset([run.full(f) for f in files], format="parquet", filesystem=run.fs)
     cols = [c for c in columns if c in dataset.schema.names]
     return dataset.head(MAX_ROWS, columns=cols) if cols else None
 
@@ -187,13 +188,13 @@ def samples_section(kept: pa.Table | None, rejected: pa.Table | None, n: int = 5
     return "\n".join(out)
 
 
-def dedup_section(run_dir: Path) -> str:
-    if not (run_dir / "global").exists():
+def dedup_section(run: RunDir) -> str:
+    if not run.glob("global/*"):
         return ""
     try:
         from curate.dedup.audit import render_dedup_report
 
-        text = render_dedup_report(str(run_dir))
+        text = render_dedup_report(run.url, storage_options=run.storage_options)
     except Exception as e:  # the audit is a section, not a reason to lose the whole report
         text = f"(dedup audit unavailable: {e})"
     return f"<h2>Deduplication audit</h2><pre>{_esc(text)}</pre>"
@@ -250,14 +251,14 @@ document.body.setAttribute('data-figures-rendered',ok+'/'+im.length);});</script
 
 
 def render_report(run_dir: str | Path, train_dir: str | Path | None = None, ablation: str | Path | None = None) -> str:
-    """The report of a run directory as one HTML string."""
-    run = Path(run_dir)
-    f = funnel(str(run))
-    kept = _table(run / "data", ["id", "url", "text", "language_score", "quality_score", "dup_cluster_size"])
-    rejected = _table(run / "rejected", ["id", "url", "stage", "reason", "text"])
-    meta = (run / "run.yaml").read_text() if (run / "run.yaml").exists() else ""
+    """The report of a run directory (local or any fsspec URL) as one HTML string."""
+    run = RunDir(str(run_dir))
+    f = funnel(run.url)
+    kept = _table(run, "data", ["id", "url", "text", "language_score", "quality_score", "dup_cluster_size"])
+    rejected = _table(run, "rejected", ["id", "url", "stage", "reason", "text"])
+    meta = run.read_bytes("run.yaml").decode() if run.exists("run.yaml") else ""
     body = [
-        f"<h1>curate report — {_esc(run.name)}</h1>",
+        f"<h1>curate report — {_esc(run.url.rstrip('/').rsplit('/', 1)[-1])}</h1>",
         f"<p>{f['shards']} input shards, {f['input_bytes'] / 1e6:.1f} MB of input, {f['seconds']:.1f} task-seconds.</p>",
         "<h2>Funnel</h2>", funnel_section(f),
         "<h2>Distributions of kept documents</h2>", histograms_section(kept, rejected),
@@ -274,8 +275,15 @@ def render_report(run_dir: str | Path, train_dir: str | Path | None = None, abla
             f"</head><body>{''.join(body)}{SCRIPT}</body></html>")
 
 
-def write_report(run_dir: str | Path, output: str | Path | None = None, **kw: Any) -> Path:
-    out = Path(output) if output else Path(run_dir) / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(run_dir, **kw), encoding="utf-8")
-    return out
+def write_report(run_dir: str | Path, output: str | Path | None = None, **kw: Any) -> Any:
+    """Write the report (default ``RUN_DIR/report.html``; any fsspec URL); returns where it went."""
+    html_text = render_report(run_dir, **kw).encode("utf-8")
+    if output is None:
+        run = RunDir(str(run_dir))
+        run.write_bytes("report.html", html_text)
+        return Path(run.full("report.html")) if run.local else run.uri("report.html")
+    out = RunDir(str(output))
+    parent = out.url.rsplit("/", 1)
+    folder = RunDir(parent[0] if len(parent) == 2 and parent[0] else ".", out.storage_options)
+    folder.write_bytes(parent[-1], html_text)
+    return Path(folder.full(parent[-1])) if folder.local else folder.uri(parent[-1])

@@ -88,7 +88,7 @@ def _check_text_stages(plan: Plan, shards: list[Shard]) -> None:
     names = [s.name for s in plan.stages]
     if "extract" not in names:
         return
-    before = [n for n in names[: names.index("extract")] if n not in ("passthrough", "url_filter")]
+    before = [s.name for s in plan.stages[: names.index("extract")] if s.needs_text]
     if before:
         raise RecipeError(
             f"stages {before} come before 'extract': on WARC input they would see no text and drop every "

@@ -45,6 +45,8 @@ class BaseStage:
     columns: ClassVar[tuple[str, ...]] = ()
     #: Python packages the stage imports (module names), checked on the driver before any task starts.
     requires: ClassVar[tuple[str, ...]] = ()
+    #: Whether the stage reads ``text`` (a WARC record has none before ``extract``).
+    needs_text: ClassVar[bool] = True
     _params: dict[str, Any]
 
     def params(self) -> dict[str, Any]:
@@ -53,6 +55,10 @@ class BaseStage:
 
     def setup(self) -> None:
         """Load models or lists. Called once per worker process before the first document."""
+
+    def start_shard(self) -> None:
+        """Called before a shard's first batch: reset state that must not carry from one shard to the next
+        (a shard's output must not depend on which shards the same worker ran before)."""
 
 
 class Stage(BaseStage):

@@ -10,6 +10,8 @@ from curate.stage import Stage, register
 class Passthrough(Stage):
     """Keeps every document unchanged. The smallest possible stage: copy it to write a new one."""
 
+    needs_text = False
+
     def process(self, doc: Document) -> str | None:
         return None
 

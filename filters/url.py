@@ -132,6 +132,8 @@ class UrlFilter(Stage):
     ``url_soft_words``.
     """
 
+    needs_text = False
+
     def __init__(
         self,
         domain_lists: list[str] = [DEFAULT],  # noqa: B006 - never mutated; shows in `curate stages`

@@ -125,9 +125,11 @@ def dedup_report(
     }
 
 
-def render_dedup_report(run_dir: str, top: int = 10, max_source_loss: float = 0.5) -> str:
+def render_dedup_report(
+    run_dir: str, top: int = 10, max_source_loss: float = 0.5, storage_options: dict[str, Any] | None = None
+) -> str:
     """The audit as text (``curate dedup-report RUN_DIR``)."""
-    report = dedup_report(run_dir, top, max_source_loss)
+    report = dedup_report(run_dir, top, max_source_loss, storage_options)
     if not report:
         return f"no dedup stage outputs under {run_dir}"
     lines: list[str] = []

@@ -21,3 +21,37 @@ class Sleep(Stage):
             (Path(self.pid_dir) / str(os.getpid())).touch()
         time.sleep(self.seconds)
         return [None] * len(docs)
+
+
+@register("test_vanish")
+class Vanish(Stage):
+    """Moves the file ``path`` away (to ``path + '.away'``) the first time it sees a document: an input that
+    disappears while the run is going on. Does nothing once ``path + '.away'`` has been moved back."""
+
+    needs_text = False
+
+    def __init__(self, path: str = "") -> None:
+        self.path = path
+
+    def process_batch(self, docs):
+        flag = Path(self.path + ".vanished")
+        if self.path and not flag.exists() and Path(self.path).exists():
+            os.replace(self.path, self.path + ".away")
+            flag.touch()
+        return [None] * len(docs)
+
+
+@register("test_flaky")
+class Flaky(Stage):
+    """Marks every document of the batch, then raises if the batch holds the document ``bad_id``: a stage
+    that fails after it has already changed other documents of the batch."""
+
+    def __init__(self, bad_id: str = "") -> None:
+        self.bad_id = bad_id
+
+    def process_batch(self, docs):
+        for d in docs:
+            d["text"] = d["text"] + " [seen]"
+        if any(d["id"] == self.bad_id for d in docs):
+            raise ValueError(f"cannot handle {self.bad_id}")
+        return [None] * len(docs)
