@@ -20,7 +20,10 @@ BINARY = "read_binary_payload"
 MALFORMED = "read_malformed_record"
 TRUNCATED = "read_truncated_file"
 HTTP_STATUS = "read_http_status"
-SKIP_REASONS = (NON_HTML, TOO_LARGE, BOMB, BAD_ENCODING, EMPTY, BINARY, MALFORMED, TRUNCATED, HTTP_STATUS)
+CORRUPT = "read_corrupt_record"  # bytes inside a record that fastwarc cannot parse or inflate; reading resumes
+SKIP_REASONS = (
+    NON_HTML, TOO_LARGE, BOMB, BAD_ENCODING, EMPTY, BINARY, MALFORMED, TRUNCATED, HTTP_STATUS, CORRUPT
+)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xhtml", "text/xhtml"})
 _DOC_TYPES = WarcRecordType.response | WarcRecordType.conversion
@@ -227,8 +230,8 @@ class _Prefixed(io.RawIOBase):
     """Replays the bytes already read for format detection, then continues from a forward-only stream.
     fastwarc asks every stream for its position with ``seek(0, SEEK_CUR)``: answered without seeking."""
 
-    def __init__(self, head: bytes, rest):  # noqa: ANN001
-        self.head, self.rest, self.pos = head, rest, 0
+    def __init__(self, head: bytes, rest, pos: int = 0):  # noqa: ANN001 - pos: the offset of head's first byte
+        self.head, self.rest, self.pos = head, rest, pos
 
     def readable(self) -> bool:
         return True
