@@ -11,6 +11,8 @@ import brotli
 import zstandard
 from fastwarc.warc import WarcRecordType
 
+from curate.errors import RecipeError
+
 NON_HTML = "read_non_html"
 TOO_LARGE = "read_payload_too_large"
 BOMB = "read_decompression_bomb"
@@ -61,6 +63,14 @@ class ReadLimits:
     max_payload_bytes: int = 20 * 2**20
     max_decoded_bytes: int = 50 * 2**20
     html_only: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("max_payload_bytes", "max_decoded_bytes"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise RecipeError(f"read.{key}: must be a positive number of bytes, got {value!r}")
+        if not isinstance(self.html_only, bool):
+            raise RecipeError(f"read.html_only: must be true or false, got {self.html_only!r}")
 
 
 def _skip(rid: str | None, url: str | None, date: str | None, source: str, reason: str) -> dict:
