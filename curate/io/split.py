@@ -39,11 +39,13 @@ def parquet_pieces(f, split_bytes: int) -> list[tuple[int, ...]] | None:  # noqa
         return None
     pieces, current, size = [], [], 0
     for g in range(meta.num_row_groups):
-        current.append(g)
-        size += meta.row_group(g).total_compressed_size or meta.row_group(g).total_byte_size
-        if size >= split_bytes:
+        rg = meta.row_group(g)
+        g_size = sum(rg.column(c).total_compressed_size for c in range(rg.num_columns))
+        if current and size + g_size > split_bytes:
             pieces.append(tuple(current))
             current, size = [], 0
+        current.append(g)
+        size += g_size
     if current:
         pieces.append(tuple(current))
     return pieces if len(pieces) > 1 else None
