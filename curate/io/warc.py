@@ -29,7 +29,9 @@ from collections.abc import Iterator
 from fastwarc.warc import ArchiveIterator
 
 from curate.errors import RetryableError, ShardError
-from curate.io.arc import _read_arc  # noqa: E402
+from curate.io.arc import _arc_record as _http_block_doc
+from curate.io.arc import _read_arc
+from curate.io.missed import MemberTap, lenient_record, read_member, record_id
 from curate.io.payload import (  # noqa: F401 - SKIP_REASONS, ReadLimits… are part of this module's API
     _CONVERSION,
     _DOC_TYPES,
@@ -134,13 +136,17 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
     seg_start, last_pos, produced, ever = 0, 0, True, False
     while True:
         # quirks_mode accepts LF-only headers and status lines without a reason phrase (real crawler output)
-        it = ArchiveIterator(stream, record_types=_DOC_TYPES, parse_http=True, quirks_mode=True)
+        tap = MemberTap(stream, seg_start) if gz else None
+        it = ArchiveIterator(tap or stream, record_types=_DOC_TYPES, parse_http=True, quirks_mode=True)
         damaged: dict | None = None
         failure: BaseException | None = None
         while True:
             try:
                 rec = next(it)
             except StopIteration:
+                if tap is not None:  # members after the last record that fastwarc passed over
+                    for pos in tap.passed_over(float("inf")):
+                        yield _passed_over(f, pos, source, limits)
                 break
             except RetryableError:
                 raise
@@ -150,6 +156,9 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
                 failure = exc
                 break
             last_pos, produced, ever = rec.stream_pos, True, True
+            if tap is not None:
+                for pos in tap.passed_over(last_pos, yielded=last_pos):
+                    yield _passed_over(f, pos, source, limits)
             try:
                 doc = _warc_record(rec, source, limits)
             except _Damaged as exc:
@@ -181,6 +190,27 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
         else:
             stream = _Prefixed(rest, f, seg_start)
         produced = False
+
+
+def _passed_over(f, pos: int, source: str, limits: ReadLimits) -> dict:  # noqa: ANN001
+    """A document-type record at ``pos`` that fastwarc did not yield (its header is damaged): read it
+    leniently, or count it (``read_malformed_record``)."""
+    data = read_member(f, pos, limits.max_payload_bytes + 2**20)
+    parsed = lenient_record(data) if data else None
+    if parsed is None:
+        return _skip(None, None, None, source, MALFORMED)
+    headers, block = parsed
+    rid = record_id(headers, source, pos)
+    url = headers.get("warc-target-uri", "").strip("<>") or None
+    date = headers.get("warc-date")
+    if len(block) > limits.max_payload_bytes:
+        return _skip(rid, url, date, source, TOO_LARGE)
+    if headers["warc-type"].lower() == "conversion":
+        doc = {"id": rid, "url": url, "date": date, "source": source, "content_type": "text/plain"}
+        return {**doc, "charset": None, "text": block.decode("utf-8", "replace")}
+    if not url or not block.startswith(b"HTTP/"):
+        return _skip(rid, url, date, source, MALFORMED)
+    return _http_block_doc(rid, url, date, source, "", block, limits)
 
 
 def _is_parse_failure(exc: BaseException) -> bool:

@@ -189,15 +189,41 @@ def _headers_damaged(record: bytes, how: str) -> bytes:
         return record.replace(n, n + n, 1)
     if how == "no-version":
         return record.replace(b"WARC/1.0\r\n", b"", 1)
+    if how == "wrong-version":
+        return record.replace(b"WARC/1.0\r\n", b"WARC/1.O\r\n", 1)
+    if how == "unreadable":  # a WARC header that never ends: nothing to read
+        return record.replace(b"WARC/1.0\r\n", b"", 1).replace(b"\r\n\r\n", b"\r\n")
     raise ValueError(how)
 
 
-@pytest.mark.parametrize("how", ["duplicate-length"])
-@pytest.mark.parametrize("compressed", [True, False], ids=["gz", "plain"])
+@pytest.mark.parametrize(
+    "how,compressed",
+    [("duplicate-length", True), ("duplicate-length", False), ("no-version", True), ("wrong-version", True)],
+)
 def test_slightly_damaged_warc_header_is_read(tmp_path, how, compressed):
     recs = [page(b"<html><p>page %d</p></html>" % i, url=f"http://example.com/{i}") for i in range(3)]
     recs[1] = _headers_damaged(recs[1], how)
     data = gz(*recs) if compressed else b"".join(recs)
     docs = list(read_warc(write(tmp_path, "h.warc.gz" if compressed else "h.warc", data)))
-    assert [d["url"] for d in docs] == [f"http://example.com/{i}" for i in range(3)]
-    assert docs[1]["_html"] == b"<html><p>page 1</p></html>"
+    assert [d["url"] for d in docs] == [f"http://example.com/{i}" for i in range(3)]  # was: page 1 missing
+    assert [d["_html"] for d in docs] == [b"<html><p>page %d</p></html>" % i for i in range(3)]
+    assert docs[1]["id"].startswith("<urn:uuid:")
+
+
+def test_unreadable_warc_header_is_counted(tmp_path):
+    recs = [page(b"<html><p>page %d</p></html>" % i, url=f"http://example.com/{i}") for i in range(3)]
+    recs[1] = _headers_damaged(recs[1], "unreadable")
+    docs = list(read_warc(write(tmp_path, "h.warc.gz", gz(*recs))))
+    assert [d.get("_skip") for d in docs] == [None, "read_malformed_record", None]  # was: silently gone
+    assert [docs[0]["url"], docs[2]["url"]] == ["http://example.com/0", "http://example.com/2"]
+
+
+def test_damaged_header_in_a_real_crawl(tmp_path):
+    data = CC.read_bytes()
+    full = list(read_warc(str(CC), source="s"))
+    s, e = record_spans(data)[full[7]["id"]]
+    member = gzip.decompress(data[s:e])
+    n = re.search(rb"Content-Length: \d+\r\n", member).group(0)
+    bad = gzip.compress(member.replace(b"WARC/1.0\r\n", b"", 1).replace(n, n + n), mtime=0)
+    docs = list(read_warc(write(tmp_path, "h.warc.gz", data[:s] + bad + data[e:]), source="s"))
+    assert docs == full
