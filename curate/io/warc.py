@@ -228,7 +228,9 @@ def _resync(f, pos: int, gz: bool) -> tuple[int, bytes] | None:  # noqa: ANN001
         else:
             return None
         return next_record_start(f.read, pos, gz)
-    except RetryableError:
+    except RetryableError as exc:
+        if isinstance(exc.__cause__, ValueError):  # a server without range requests: no way back
+            return None
         raise
     except (OSError, ValueError):
         return None

@@ -227,3 +227,17 @@ def test_damaged_header_in_a_real_crawl(tmp_path):
     bad = gzip.compress(member.replace(b"WARC/1.0\r\n", b"", 1).replace(n, n + n), mtime=0)
     docs = list(read_warc(write(tmp_path, "h.warc.gz", data[:s] + bad + data[e:]), source="s"))
     assert docs == full
+
+
+@pytest.mark.parametrize("compressed", [True, False], ids=["gz", "plain"])
+def test_fuzzed_arc_never_raises(tmp_path, compressed):
+    raw = (DATA / "ia-2008-crawl-excerpt.arc.gz").read_bytes()
+    data = raw if compressed else gzip.decompress(raw)
+    name = "f.arc.gz" if compressed else "f.arc"
+    full = list(read_warc(write(tmp_path, name, data), source="s"))
+    rng = random.Random(f"arc-{compressed}")
+    for _ in range(100):
+        bad, offset = _mutate(rng, data, [(0, 1)])
+        docs = list(read_warc(write(tmp_path, name, bad), source="s"))  # no exception escapes
+        assert len(docs) <= 2 * len(full) + 2
+        assert all(d.get("_skip", "read_corrupt_record") in SKIP_REASONS for d in docs)
