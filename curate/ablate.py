@@ -288,6 +288,8 @@ def run_ablation(
         steps = wanted_steps
         if wanted_steps > cap:
             notes.append("--allow-repeat: rows marked * train over their data more than once.")
+        else:
+            notes.append("Budget = --max-tokens; every recipe has at least that many unique tokens.")
     budget = steps * tokens_per_step
 
     results, params = [], 0

@@ -186,3 +186,17 @@ def test_eval_sets_read_text_jsonl_and_parquet(tmp_path):
     (tmp_path / "empty.jsonl").write_text('{"text": ""}\n')
     with pytest.raises(ValueError, match="no text"):
         read_documents(tmp_path / "empty.jsonl")
+
+
+def test_cli_defaults_three_seeds_no_budget_no_repeat_and_repeatable_eval():
+    import argparse
+
+    from curate.report_cli import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    argv = ["ablate", "-i", "c.warc.gz", "--eval", "wiki=w.txt", "n.jsonl", "--eval", "p.parquet", "-o", "out"]
+    args = parser.parse_args(argv)
+    assert args.eval == ["wiki=w.txt", "n.jsonl", "p.parquet"]
+    assert args.seeds == "0,1,2" and args.max_tokens is None
+    assert not args.allow_repeat and not args.no_fit_quality
