@@ -81,6 +81,8 @@ def kind_of(path: str) -> str:
     try:
         with fsspec.open(path, "rb") as f:
             head = f.read(1 << 16)
+    except IsADirectoryError as e:
+        raise RecipeError(f"--input {path}: is a folder (give its files, e.g. '{path}/*.parquet')") from e
     except (OSError, ValueError) as e:
         raise ShardError(f"--input {path}: cannot read its first bytes to tell its type: {e!r}") from e
     kind = sniff_kind(head)

@@ -27,16 +27,34 @@ def _inflate_head(head: bytes) -> bytes | None:
     return head
 
 
+def archive_kind(head: bytes) -> str:
+    """'warc', 'arc', 'empty' or 'garbage': what the WARC reader makes of a file's first bytes."""
+    if head[:4] in (b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18") and not _looks_like_json(head):
+        return "warc"  # zstd (unless it holds JSON lines), lz4: fastwarc reads these itself
+    start = _inflate_head(head)
+    if start is None:
+        return "garbage"
+    start = start.lstrip()
+    if not start:
+        return "empty"
+    if start.startswith(b"WARC/"):
+        return "warc"
+    if start.startswith(b"filedesc://") or _ARC_HEADER_RE.match(start):
+        return "arc"
+    return "garbage"
+
+
+def _looks_like_json(head: bytes) -> bool:
+    start = _inflate_head(head)
+    return bool(start) and _JSON_LINE_RE.match(start.removeprefix(b"\xef\xbb\xbf")) is not None
+
+
 def sniff_kind(head: bytes) -> str | None:
     """'warc' (WARC, WET or ARC), 'parquet', 'jsonl', or None, from a file's first bytes (64 KB is plenty)."""
     if head[:4] == b"PAR1":
         return "parquet"
-    start = _inflate_head(head)
-    if not start:
-        return None
-    start = start.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if start.startswith(b"WARC/") or start.startswith(b"filedesc://") or _ARC_HEADER_RE.match(start):
-        return "warc"
-    if _JSON_LINE_RE.match(start):
+    if _looks_like_json(head):
         return "jsonl"
+    if archive_kind(head) in ("warc", "arc") and head[:4] != b"\x04\x22\x4d\x18":
+        return "warc"
     return None

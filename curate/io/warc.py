@@ -22,7 +22,6 @@ from __future__ import annotations
 import gzip
 import io
 import posixpath
-import re
 import zlib
 from collections.abc import Iterator
 
@@ -53,11 +52,9 @@ from curate.io.payload import (  # noqa: F401 - SKIP_REASONS, ReadLimits… are 
 )
 from curate.io.remote import open_with_retries
 from curate.io.resync import GZIP_MAGIC, next_record_start
+from curate.io.sniff import archive_kind
 
 __all__ = ["HTML_TYPES", "SKIP_REASONS", "ReadLimits", "decode_http_body", "read_warc"]
-
-_ARC_HEADER_RE = re.compile(rb"^\S+ \S+ \d{14}\d* \S+ -?\w+\r?\n")
-
 
 def read_warc(path: str, source: str | None = None, limits: ReadLimits | None = None) -> Iterator[dict]:
     """Stream documents from one WARC / ARC / WET file (gzip or plain, local path or fsspec URL incl. http(s)://).
@@ -87,33 +84,13 @@ def read_warc(path: str, source: str | None = None, limits: ReadLimits | None = 
             stream = f
         else:
             stream = _Prefixed(head, f)
-        kind = _sniff(head)
+        kind = archive_kind(head)
         if kind == "warc" or (kind == "garbage" and head[:3] == GZIP_MAGIC):  # first member damaged: resync
             yield from _read_warc(f, stream, source, limits, gz=head[:2] == b"\x1f\x8b")
         elif kind == "arc":
             yield from _read_arc(stream, source, limits, gz=head[:2] == b"\x1f\x8b")
         elif kind == "garbage":
             yield _skip(None, None, None, source, MALFORMED)
-
-
-def _sniff(head: bytes) -> str:
-    """'warc', 'arc', 'empty' or 'garbage', from the first (decompressed) bytes."""
-    start = head
-    if head[:2] == b"\x1f\x8b":
-        try:
-            start = zlib.decompressobj(31).decompress(head, 4096)
-        except zlib.error:
-            return "garbage"
-    elif head[:4] in (b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18"):  # zstd, lz4: fastwarc reads these itself
-        return "warc"
-    start = start.lstrip()
-    if not start:
-        return "empty"
-    if start.startswith(b"WARC/"):
-        return "warc"
-    if start.startswith(b"filedesc://") or _ARC_HEADER_RE.match(start):
-        return "arc"
-    return "garbage"
 
 
 # ---------------------------------------------------------------------------------------------- WARC / WET

@@ -195,6 +195,9 @@ def test_unrecognised_input_is_a_configuration_error_naming_it(tmp_path):
     (tmp_path / "notes.txt").write_text("just some notes, not an input\n")
     with pytest.raises(RecipeError, match=r"notes\.txt.*not a WARC/ARC/WET, Parquet or JSONL"):
         expand_inputs([str(tmp_path / "*")])
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(RecipeError, match="sub: is a folder"):
+        expand_inputs([str(tmp_path / "sub")])
     with pytest.raises(RecipeError, match="no files match"):
         expand_inputs([str(tmp_path / "nothing-*.jsonl")])
     assert kind_of(str(tmp_path / "ok.warc.gz")) == "warc"
