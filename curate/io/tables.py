@@ -26,7 +26,7 @@ import fsspec
 import zstandard
 
 from curate.errors import ShardError
-from curate.io.payload import CORRUPT, MALFORMED, TRUNCATED
+from curate.io.payload import CORRUPT, MALFORMED, TRUNCATED, _Prefixed
 from curate.schema import Document
 
 BAD_JSON = "read_bad_json"
@@ -117,11 +117,10 @@ def read_jsonl(
         try:
             if byte_range:
                 raw.seek(byte_range[0])
-                head = b""
-            else:
+                f = raw
+            else:  # the first bytes are replayed, not re-read: a streaming remote file cannot seek
                 head = raw.read(4)
-                raw.seek(0)
-            f = _decompressed(raw, head)
+                f = _decompressed(io.BufferedReader(_Prefixed(head, raw)), head)
         except (OSError, ValueError) as e:
             raise ShardError(f"{path}: cannot read: {e!r}") from e
         pos, end = (byte_range[0], byte_range[1]) if byte_range else (0, None)

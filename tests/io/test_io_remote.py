@@ -11,6 +11,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import zstandard
 from _warcgen import DATA
 from test_io_damage import members
 
@@ -18,6 +19,7 @@ from curate.errors import RetryableError
 from curate.io.remote import expand_listing, open_with_retries
 from curate.io.warc import read_warc
 
+WIKI = DATA.parent / "quality" / "wiki.jsonl"
 FILES = [
     "cc-main-2020-34-excerpt.warc.gz",
     "cc-main-2024-22-whirlwind.warc.wet.gz",
@@ -68,6 +70,8 @@ def server(tmp_path_factory):
     start, end = members(bytes(data))[5]  # a ~105 KB response record
     data[(start + end) // 2] ^= 0x55
     (root / "damaged.warc.gz").write_bytes(bytes(data))
+    (root / "wiki.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(WIKI.read_bytes()))
+    shutil.copy(WIKI, root / "wiki-no-suffix")
     (root / "crawl").mkdir()
     for name in FILES:
         shutil.copy(DATA / name, root / "crawl" / name)
@@ -138,3 +142,15 @@ def test_damaged_remote_warc_resumes_like_a_local_one(server, tmp_path):
     finally:
         FlakyHandler.ranges = True
     assert docs == local[: len(docs)] and docs[-1]["_skip"] in ("read_corrupt_record", "read_truncated_file")
+
+
+def test_remote_jsonl_compressed_and_sniffed(server):
+    from curate.io.inputs import expand_inputs, read_shard
+    from curate.io.warc import ReadLimits
+
+    local = [d["text"] for d in read_shard(expand_inputs([str(WIKI)])[0], ReadLimits())]
+    for name in ("wiki.jsonl.zst", "wiki-no-suffix"):
+        [shard] = expand_inputs([f"{server}/{name}"])
+        docs = list(read_shard(shard, ReadLimits()))
+        assert shard.kind == "jsonl" and [d["text"] for d in docs] == local
+        assert docs[0]["id"] == f"{name}:1" and docs[0]["source"] == name
