@@ -51,6 +51,12 @@ class Shard:
     row_groups: tuple[int, ...] | None = None
     byte_range: tuple[int, int] | None = None
 
+    def __post_init__(self) -> None:  # a shard rebuilt from JSON or YAML has lists where tuples were
+        for key in ("row_groups", "byte_range"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, key, tuple(value))
+
     @property
     def name(self) -> str:
         """The file's base name, with ``#NNNN`` for a piece of a split file."""

@@ -252,6 +252,7 @@ def test_shard_pickles_and_rebuilds_from_its_fields(tmp_path):
     shard = Shard(3, "/x/big.jsonl", "jsonl", "x/big.jsonl", 2, byte_range=(10, 20))
     assert pickle.loads(pickle.dumps(shard)) == shard
     assert Shard(**dataclasses.asdict(shard)) == shard
+    assert Shard(**json.loads(json.dumps(dataclasses.asdict(shard)))) == shard  # lists back to tuples
     assert Shard(0, "/x/a.warc.gz", "warc").source == "a.warc.gz"  # the three-field form still works
 
 
