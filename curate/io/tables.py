@@ -141,12 +141,12 @@ def read_jsonl(
                 continue
             try:
                 row = json.loads(line.decode("utf-8", "replace"))
-            except json.JSONDecodeError:
+                if b"\\u" in line and _SURROGATE_ESCAPE.search(line):
+                    row = _repair(row)
+            except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's stack
                 reason = TRUNCATED if not line.endswith(b"\n") else BAD_JSON  # a last line cut short
                 yield {"id": rid, "source": source, "_skip": reason}
                 continue
-            if _SURROGATE_ESCAPE.search(line):
-                row = _repair(row)
             if not isinstance(row, dict) or not isinstance(row.get("text"), str):
                 own = row.get("id") if isinstance(row, dict) else None
                 yield {"id": str(own) if own is not None else rid, "source": source, "_skip": NO_TEXT}

@@ -155,6 +155,17 @@ def test_truncated_compressed_jsonl_is_read_truncated_file(tmp_path, codec):
     assert 10 < len(good) < 80 and good == [r["text"] for r in rows(WIKI)][: len(good)]
 
 
+def test_hostile_json_lines_are_counted(tmp_path):
+    lines = WIKI.read_text().splitlines()[:3]
+    deep = '{"text": ' + "[" * 5000 + "]" * 5000 + "}"
+    hostile = ["[" * 100_000, deep, '{"text": 1}', "[1, 2]", '"just a string"']
+    p = tmp_path / "h.jsonl"
+    p.write_text("\n".join(lines[:1] + hostile + lines[1:]) + "\n")
+    docs = list(read_jsonl(str(p), "h"))
+    assert skips(docs) == ["read_bad_json", "read_bad_json", "read_no_text", "read_no_text", "read_no_text"]
+    assert [d["text"] for d in docs if "_skip" not in d] == [json.loads(line)["text"] for line in lines]
+
+
 def test_plain_jsonl_cut_mid_line(tmp_path):
     data = WIKI.read_bytes()
     p = tmp_path / "t.jsonl"
