@@ -37,13 +37,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import numpy as np
+from tokenizers import Tokenizer
 
 from train.export import check_formats, export
 from train.inputs import expand_inputs, read_documents
 from train.mixture import Source, parse_mix, partial_epoch, plan_targets
 from train.shuffle import epoch_offset, gather_bucket, shuffle_key, write_atomic
-from train.tokenizer import EOT, encode_documents, eot_id, load_tokenizer, tokenizer_sha256
+from train.tokenizer import EOT, encode_documents, eot_id
 
 MANIFEST = "manifest.json"
 SPLITS = ("train", "val")
@@ -118,8 +120,6 @@ def tokenize_one_shard(
     ``.keys.npy`` (their sorted uint64 keys) and ``.offsets.npy`` (n + 1 token offsets); then ``.json``
     and the ``.done`` marker.
     """
-    from tokenizers import Tokenizer
-
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one core per task; Ray owns the parallelism
     if tok_sha not in _TOKENIZERS:
         _TOKENIZERS[tok_sha] = Tokenizer.from_str(tok_json)
@@ -335,11 +335,12 @@ def _tokenize(
     if shard_tokens < 1:
         raise ValueError(f"shard_tokens must be >= 1, got {shard_tokens}")
     files = {s.name: expand_inputs(s.inputs, storage_options) for s in sources}
-    tok = load_tokenizer(tokenizer)
+    tok_bytes = _read_bytes(tokenizer, storage_options)
+    tok = Tokenizer.from_str(tok_bytes.decode("utf-8"))
     eot_id(tok, eot)  # fail before any work if the tokenizer has no separator
     dtype = token_dtype(tok.get_vocab_size())
     check_formats(formats, dtype.name)
-    tok_sha = tokenizer_sha256(tokenizer)
+    tok_sha = hashlib.sha256(tok_bytes).hexdigest()  # as tokenizer_sha256 gives for the file
     out = Path(output)
     fingerprint = hashlib.sha256(
         json.dumps(
@@ -363,7 +364,7 @@ def _tokenize(
     stage_dir.mkdir(parents=True, exist_ok=True)
     (out / "shards").mkdir(exist_ok=True)
     with open(out / "tokenizer.json.tmp", "wb") as f:
-        f.write(_read_bytes(tokenizer, storage_options))
+        f.write(tok_bytes)
     os.replace(out / "tokenizer.json.tmp", out / "tokenizer.json")
 
     # Pass 1: one task per input file.
@@ -447,8 +448,6 @@ def _tokenize(
 
 
 def _read_bytes(path: str | Path, storage_options: dict | None) -> bytes:
-    import fsspec
-
     with fsspec.open(str(path), "rb", **(storage_options or {})) as f:
         return f.read()
 

@@ -42,6 +42,7 @@ def train_tokenizer(
     special_tokens: Sequence[str] = (EOT,),
     min_frequency: int = 2,
     seed: int = 0,
+    storage_options: dict | None = None,
 ) -> Tokenizer:
     """Train a byte-level BPE on the texts of curated shards and save it as ``tokenizer.json``.
 
@@ -50,12 +51,13 @@ def train_tokenizer(
     ``max_docs`` documents of the shards taken in a seeded random order (a sample spread over the dataset
     rather than the head of the first shard); None reads everything. ``vocab_size`` counts the 256 byte
     tokens, the merges and ``special_tokens`` (the first is the end-of-text separator). Returns the tokenizer;
-    ``Tokenizer.from_file(output)`` loads it back (``output`` None: not saved).
+    ``Tokenizer.from_file(output)`` loads it back (``output`` None: not saved). ``storage_options``: for
+    fsspec, e.g. an S3 ``endpoint_url``.
     """
-    paths = expand_inputs(inputs)
+    paths = expand_inputs(inputs, storage_options)
     random.Random(seed).shuffle(paths)
     return train_tokenizer_from_texts(
-        iter_texts(paths, max_docs=max_docs),
+        iter_texts(paths, max_docs=max_docs, storage_options=storage_options),
         vocab_size,
         output,
         special_tokens=special_tokens,
