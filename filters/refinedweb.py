@@ -206,6 +206,35 @@ def remove_urls(text: str, tlds: frozenset[str]) -> str:
     return text
 
 
+def trie_pattern(words: list[str]) -> str:
+    """A regex alternation of ``words`` factored as a prefix trie (``com|co|org`` -> ``co(?:m)?|org``), so
+    matching costs one branch per character instead of one try per word."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def walk(node: dict) -> str:
+        ends = "" in node
+        alts = [re.escape(ch) + walk(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return walk(trie)
+
+
+def _dclm_url_regex(tlds: frozenset[str]) -> re.Pattern:
+    """DCLM's TLD URL regex: its TLD alternative is case-sensitive (the IANA list is lower-case)."""
+    return re.compile(
+        rf"\s{{0,10}}(?:((https?|ftp)://))?[{_URL_CHARS}]{{1,256}}\.({trie_pattern(sorted(tlds))})\b"
+        r"([-a-zA-Z0-9()@:%_\+.~#?&//=]*)"
+    )
+
+
 def _load_tlds() -> frozenset[str]:
     return frozenset(t.strip().lower() for t in data_path("iana_tlds.txt").read_text().split() if t.strip())
 
@@ -214,29 +243,50 @@ def _load_tlds() -> frozenset[str]:
 class RefinedWebPreclean(Stage):
     """DCLM's modifiers before language ID: remove URLs and IPv4 addresses from the text
     (``url_removal_modifier``: a URL is a run ending in ``.<IANA TLD>`` plus its path), then collapse runs
-    of more than ``max_consecutive_newlines`` newlines. DCLM only removes TLD-based URLs when its TLD
-    pattern matches at the very start of the page (``re.match``); we always do.
+    of more than ``max_consecutive_newlines`` newlines.
+
+    ``url_rule`` says where TLD-based URLs are removed:
+
+    * ``everywhere``: every URL whose TLD (any case) is an IANA TLD, wherever it is in the page;
+    * ``dclm``: DCLM's ``url_removal_modifier`` as published: only on pages whose first characters spell
+      an IANA TLD, case-insensitively (its gate is ``re.match`` of the TLD list at the start of the page:
+      "The ..." passes through "th", "Copyright ..." through "co"), and only lower-case TLDs; IPv4
+      addresses are removed on every page; only an empty page (not a blank one) is dropped.
 
     Reasons: ``refinedweb_empty`` (nothing left).
     """
 
-    def __init__(self, remove_urls: bool = True, max_consecutive_newlines: int | None = 2) -> None:
+    def __init__(
+        self, remove_urls: bool = True, max_consecutive_newlines: int | None = 2, url_rule: str = "everywhere"
+    ) -> None:
+        if url_rule not in ("everywhere", "dclm"):
+            raise ValueError("url_rule must be 'everywhere' or 'dclm'")
         if max_consecutive_newlines is not None and max_consecutive_newlines < 1:
             raise ValueError("max_consecutive_newlines must be >= 1")
+        self.url_rule = url_rule
         self.remove_urls = remove_urls
         self.max_nl = max_consecutive_newlines
         self._nl = re.compile(f"\n{{{max_consecutive_newlines + 1},}}") if max_consecutive_newlines else None
 
     def setup(self) -> None:
         self._tlds = worker_cache("iana_tlds", _load_tlds)
+        if self.url_rule == "dclm":
+            self._dclm_url = worker_cache("dclm_url_regex", lambda: _dclm_url_regex(self._tlds))
+            self._tld_len = max(map(len, self._tlds))
+
+    def _dclm_remove_urls(self, text: str) -> str:
+        head = text[: self._tld_len].lower()
+        if any(head[:k] in self._tlds for k in range(1, len(head) + 1)):
+            text = self._dclm_url.sub("", text)
+        return _IPV4.sub("", text) if _IPV4_HINT.search(text) is not None else text
 
     def process(self, doc: Document) -> str | None:
         text = doc["text"]
         if self.remove_urls:
-            text = remove_urls(text, self._tlds)
+            text = self._dclm_remove_urls(text) if self.url_rule == "dclm" else remove_urls(text, self._tlds)
         if self._nl is not None and "\n" * (self.max_nl + 1) in text:
             text = self._nl.sub("\n" * self.max_nl, text)
-        if not text or text.isspace():  # = not text.strip(), without the copy
+        if not text if self.url_rule == "dclm" else (not text or text.isspace()):  # isspace: no strip copy
             return "refinedweb_empty"
         if text != doc["text"]:
             doc["text"] = text

@@ -16,15 +16,12 @@ from typing import Any
 import numpy as np
 
 from curate.schema import Document
+from filters.words import uax29_words
 
 # DCLM counts page length with fastText's whitespace tokenizer and ignore_punctuation=True: a token counts
 # when its first character is alphanumeric. One C-level regex scan instead of a per-token Python loop.
 _WORD_START = re.compile(r"(?<!\S)[^\W_]")
-# Repetition n-grams use words as uniseg's word-break splits them (punctuation split off, "don't" and
-# "3.14" kept whole), keeping only those that start with an alphanumeric. This regex is that segmentation
-# to a close approximation; uniseg itself is ~50x slower.
 _first = itemgetter(0)
-_REP_WORD = re.compile(r"[^\W_]\w*(?:['’.:,][^\W_]+)*")
 
 
 def _cached(doc: Document, key: str, fn: Callable[[str], Any]) -> Any:
@@ -53,22 +50,9 @@ def stripped_lines(doc: Document) -> list[str]:
 
 
 def rep_words(doc: Document) -> list[str]:
-    """Words for the repetition n-grams (punctuation dropped), cached on the document: ``_REP_WORD.findall``
-    of the page, taken token by token from the cached whitespace split (no match spans whitespace), with
-    the regex only on tokens that are not plain alphanumeric runs (those are one word as they are)."""
-    text = doc["text"]
-    hit = doc.get("_rep_words")
-    if hit is not None and hit[0] is text:
-        return hit[1]
-    out: list[str] = []
-    add, extend, find = out.append, out.extend, _REP_WORD.findall
-    for tok in words(doc):
-        if tok.isalnum():
-            add(tok)
-        else:
-            extend(find(tok))
-    doc["_rep_words"] = (text, out)
-    return out
+    """DCLM's repetition words (UAX #29 segments starting with a letter or digit, as uniseg splits them;
+    see :func:`filters.words.uax29_words`), cached on the document, from the cached whitespace split."""
+    return _cached(doc, "_rep_words", lambda t: uax29_words(t, words(doc)))
 
 
 def count_words(text: str) -> int:

@@ -100,6 +100,15 @@ def _load_words(path: str, kind: str) -> list[str]:
     return _lines_of(p.read_bytes())
 
 
+def dclm_netloc(url: str) -> str:
+    """DCLM's host for its exact domain match (``ignore_chars: ['www']``): the URL's netloc, lower-cased,
+    with *every* ``www`` removed, so ``www.example.com`` becomes ``.example.com`` and matches no entry."""
+    try:
+        return urlsplit(url.strip()).netloc.lower().replace("www", "")
+    except ValueError:
+        return ""
+
+
 def normalize_host(url: str) -> tuple[str, str]:
     """(host without ``www.`` and port, ``host/path?query`` without scheme), lower-cased."""
     try:
@@ -127,6 +136,9 @@ class UrlFilter(Stage):
         match_parent_domains: also block ``a.b.example.com`` when ``example.com`` is listed (DCLM: False).
         strict_words / hard_words / soft_words: word lists (``default`` = RefinedWeb's); ``null`` disables.
         soft_min_hits: distinct soft words needed to drop (RefinedWeb: 2).
+        host: what is looked up in the domain lists: ``strip_www`` (the host without a leading ``www.`` and
+            port) or ``dclm_netloc`` (DCLM's code as published: see :func:`dclm_netloc`; pages on
+            ``www.`` hosts then never match a domain).
 
     Reasons: ``url_blocklisted_domain``, ``url_blocklisted_url``, ``url_strict_word``, ``url_hard_word``,
     ``url_soft_words``.
@@ -144,7 +156,10 @@ class UrlFilter(Stage):
         hard_words: str | None = DEFAULT,
         soft_words: str | None = DEFAULT,
         soft_min_hits: int = 2,
+        host: str = "strip_www",
     ) -> None:
+        if host not in ("strip_www", "dclm_netloc"):
+            raise ValueError("host must be 'strip_www' or 'dclm_netloc'")
         if soft_min_hits < 1:
             raise ValueError("soft_min_hits must be >= 1")
         for p in [*domain_lists, *url_lists, strict_words, hard_words, soft_words]:
@@ -156,6 +171,7 @@ class UrlFilter(Stage):
         self.match_parent = match_parent_domains
         self.word_paths = {"strict": strict_words, "hard": hard_words, "soft": soft_words}
         self.soft_min_hits = soft_min_hits
+        self.host = host
 
     def setup(self) -> None:
         self._domains = worker_cache(("url_domains", self.domain_lists), lambda: _load_set(self.domain_lists, "domains"))
@@ -185,6 +201,8 @@ class UrlFilter(Stage):
         if not url:
             return None
         host, rest = normalize_host(url)
+        if self.host == "dclm_netloc":
+            host = dclm_netloc(url)
         cands = self._domain_candidates(host)
         if self._allow and any(c in self._allow for c in cands):
             return None

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from train.tokenizer import EOT
 
@@ -49,28 +50,80 @@ def _tokenizer_train(args: argparse.Namespace) -> int:
 
 
 @_handler
-def _tokenize(args: argparse.Namespace) -> int:
-    from train.tokenize import tokenize_shards
+def _tokenizer_from_vocab(args: argparse.Namespace) -> int:
+    from train.tokenizer import tokenizer_from_vocab_merges
 
+    tok = tokenizer_from_vocab_merges(
+        args.vocab, args.merges, args.output, special_tokens=args.special_tokens
+    )
+    print(f"wrote {args.output}: {tok.get_vocab_size()} tokens")
+    return 0
+
+
+def _max_epochs(values: list[str] | None) -> tuple[float | None, dict[str, float | None]]:
+    """``--max-epochs`` values: ``N`` (every source) or ``NAME=N`` (one source); ``none`` lifts the cap."""
+    every: float | None = 1.0
+    per: dict[str, float | None] = {}
+    for v in values or []:
+        name, _, n = v.rpartition("=")
+        cap = None if n.lower() in ("none", "inf") else float(n)
+        if name:
+            per[name] = cap
+        else:
+            every = cap
+    return every, per
+
+
+@_handler
+def _tokenize(args: argparse.Namespace) -> int:
+    from train.mixture import Source, parse_mix
+    from train.sizing import parse_count
+    from train.tokenize import tokenize_mixture, tokenize_shards
+
+    if bool(args.input) == bool(args.mix):
+        raise ValueError("give --input or --mix (a mixture of named sources), not both")
+    common = dict(
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        eot=args.eot,
+        ray_address=args.ray_address,
+        max_workers=args.max_workers,
+        shard_tokens=parse_count(args.shard_tokens),
+        formats=tuple(args.format or ()),
+        keep_stage=args.keep_stage,
+    )
     try:
-        m = tokenize_shards(
-            args.input,
-            args.tokenizer,
-            args.output,
-            seed=args.seed,
-            val_fraction=args.val_fraction,
-            eot=args.eot,
-            ray_address=args.ray_address,
-            max_workers=args.max_workers,
-        )
+        if args.mix:
+            if args.shuffle == "shard":
+                raise ValueError("a mixture is always shuffled globally: drop --shuffle shard")
+            every, per = _max_epochs(args.max_epochs)
+            sources = [parse_mix(m) for m in args.mix]
+            unknown = sorted(set(per) - {s.name for s in sources})
+            if unknown:
+                raise ValueError(f"--max-epochs names no --mix source: {unknown}")
+            sources = [Source(s.name, s.inputs, s.weight, per.get(s.name, every)) for s in sources]
+            total = parse_count(args.total_tokens) if args.total_tokens else None
+            m = tokenize_mixture(sources, args.tokenizer, args.output, total_tokens=total, **common)
+        else:
+            if args.max_epochs or args.total_tokens:
+                raise ValueError("--max-epochs and --total-tokens apply to a --mix")
+            m = tokenize_shards(args.input, args.tokenizer, args.output, shuffle=args.shuffle, **common)
     except RuntimeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     t = m["totals"]
     print(
-        f"wrote {args.output}: {len(m['shards'])} shards, train {t['train']['docs']} docs / "
-        f"{t['train']['tokens']} tokens, val {t['val']['docs']} docs / {t['val']['tokens']} tokens ({m['dtype']})"
+        f"wrote {args.output}: {len(m['shards'])} shards ({m['shuffle']} shuffle), train {t['train']['docs']} "
+        f"docs / {t['train']['tokens']} tokens, val {t['val']['docs']} docs / {t['val']['tokens']} tokens "
+        f"({m['dtype']})"
     )
+    for name, s in m.get("sources", {}).items():
+        print(
+            f"  {name}: {s['target_tokens']} of {s['available']['train']['tokens']} tokens "
+            f"({s['epochs']:.2f} epochs, weight {s['weight']})"
+        )
+    for fmt in m.get("exports", {}):
+        print(f"  {fmt}: {Path(args.output) / fmt}")
     return 0
 
 
@@ -118,12 +171,12 @@ def _sample(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``tokenizer`` (``tokenizer train``), ``tokenize``, ``train`` and ``sample`` to ``subparsers``."""
-    p = subparsers.add_parser("tokenizer", help="tokenizer commands (train)")
-    sub = p.add_subparsers(dest="tokenizer_command", metavar="{train}")
+    p = subparsers.add_parser("tokenizer", help="tokenizer commands (train, from-vocab)")
+    sub = p.add_subparsers(dest="tokenizer_command", metavar="{train,from-vocab}")
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
-    t = sub.add_parser("train", help="train a byte-level BPE tokenizer on curated shards")
+    t = sub.add_parser("train", help="train a byte-level BPE tokenizer on curated shards or text")
     t.add_argument(
-        "--input", nargs="+", required=True, help="Parquet shards: paths, dirs, globs, fsspec URLs"
+        "--input", nargs="+", required=True, help="Parquet, JSONL or text: paths, dirs, globs, fsspec URLs"
     )
     t.add_argument("--vocab-size", type=int, default=8192)
     t.add_argument("--output", required=True, help="where to write tokenizer.json")
@@ -132,13 +185,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--min-frequency", type=int, default=2)
     t.add_argument("--seed", type=int, default=0, help="seeds the order shards are sampled in")
     t.set_defaults(func=_tokenizer_train)
+    t = sub.add_parser("from-vocab", help="a tokenizer.json from GPT-2 style vocab.json + merges.txt")
+    t.add_argument("--vocab", required=True, help="vocab.json (token → id)")
+    t.add_argument("--merges", required=True, help="merges.txt (one 'a b' pair per line)")
+    t.add_argument("--output", required=True, help="where to write tokenizer.json")
+    t.add_argument("--special-tokens", nargs="+", default=[EOT], help=f"the first is the separator ({EOT})")
+    t.set_defaults(func=_tokenizer_from_vocab)
 
     p = subparsers.add_parser("tokenize", help="curated shards → token shards (Ray job, resumable)")
+    p.add_argument("--input", nargs="+", help="Parquet, JSONL or text: paths, dirs, globs, fsspec URLs")
     p.add_argument(
-        "--input", nargs="+", required=True, help="Parquet shards: paths, dirs, globs, fsspec URLs"
+        "--mix",
+        nargs="+",
+        metavar="NAME=PATH_OR_GLOB:WEIGHT",
+        help="a mixture instead of --input: sources in these token ratios (globally shuffled)",
     )
-    p.add_argument("--tokenizer", required=True, help="a Hugging Face tokenizer.json")
+    p.add_argument(
+        "--max-epochs",
+        action="append",
+        metavar="N|NAME=N",
+        help="repetition cap of every --mix source, or of one (default 1; 'none' for no cap)",
+    )
+    p.add_argument("--total-tokens", default=None, help="training tokens of the mixture (default: the caps')")
+    p.add_argument("--tokenizer", required=True, help="a Hugging Face tokenizer.json (path or URL)")
     p.add_argument("--output", required=True, help="token directory to write")
+    p.add_argument(
+        "--shuffle",
+        choices=["global", "shard"],
+        default=None,
+        help="global: documents shuffled across all inputs (default for new runs); shard: within each input",
+    )
+    p.add_argument("--shard-tokens", default="100M", help="training tokens per output shard (global shuffle)")
+    p.add_argument(
+        "--format",
+        action="append",
+        choices=["megatron", "nanogpt"],
+        help="also write Megatron .bin/.idx or nanoGPT train.bin/val.bin (repeatable)",
+    )
+    p.add_argument("--keep-stage", action="store_true", help="keep the first pass's files (stage/)")
     p.add_argument("--seed", type=int, default=0, help="document shuffle, train/val split and shard order")
     p.add_argument("--val-fraction", type=float, default=0.01)
     p.add_argument("--eot", default=EOT, help="the tokenizer's end-of-text token")

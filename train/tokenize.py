@@ -1,18 +1,29 @@
-"""The tokenize job: curated Parquet shards → token shards the trainer memory-maps.
+"""The tokenize job: documents (curated Parquet, JSONL, text) → token shards the trainer memory-maps.
 
-One Ray task per input shard. Each task reads ``id`` and ``text``, shuffles the documents with a seeded RNG,
-assigns each document to train or validation by a hash of (seed, id) — so the split does not depend on how
-the documents happen to be sharded — encodes them and writes, for shard ``NNNNN``::
+Two shuffles (``shuffle=``):
+
+- ``global`` (the default for new runs): every document of every input lands at a seeded random place in the
+  whole dataset, with bounded memory, in two Ray passes. Pass 1, one task per input file: tokenize, give each
+  document a 64-bit shuffle key (a hash of seed, source and id), write the file's documents sorted by key to
+  ``stage/``. Pass 2, one task per output shard: gather the shard's key range from every stage file and
+  write it (:mod:`train.shuffle`). The number of output shards is the training tokens / ``shard_tokens``.
+  Mixtures (:func:`tokenize_mixture`: several sources in token ratios, repeated up to ``max_epochs``) need it.
+- ``shard``: the first pass alone, into ``shards/``: documents shuffled within each input file, and the list
+  of files shuffled (a batch then holds runs of one crawl file).
+
+Each document goes to validation when a hash of (seed, id) falls under ``val_fraction``, so the split does not
+depend on how the documents are sharded. Output, for shard ``NNNNN``::
 
     shards/NNNNN.train.bin   raw token ids (uint16, or uint32 when the vocabulary needs it): doc EOT doc EOT …
     shards/NNNNN.val.bin     the same for the validation documents
-    shards/NNNNN.json        counts, the source file and the parameters that produced it
-    shards/NNNNN.done        completion marker, written last
+    shards/NNNNN.json        counts and the parameters that produced it;  NNNNN.done  the marker, last
 
-Every file is written to a temporary name and renamed; a rerun skips shards whose marker exists and whose
-parameters match, so a killed job resumes with none lost and none twice. The driver then writes
-``manifest.json`` (shard list in a seeded shuffled order, counts, the tokenizer's SHA-256) and a copy of
-``tokenizer.json``. Output is a local (or shared-filesystem) directory: the trainer memory-maps it.
+then ``manifest.json`` (the shards in reading order, counts per source, the tokenizer's SHA-256, the
+job's fingerprint) and a copy of ``tokenizer.json``; ``formats`` adds Megatron and nanoGPT files
+(:mod:`train.export`). Every file is written to a temporary name and renamed. A rerun skips every task whose
+marker exists with the same parameters, so a killed job resumes with no document lost or doubled; a finished
+job whose fingerprint matches returns its manifest at once. Inputs are fsspec URLs or paths; the output is a
+local (or shared-filesystem) directory, since the trainer memory-maps it.
 """
 
 from __future__ import annotations
@@ -22,18 +33,26 @@ import json
 import os
 import shutil
 import time
-import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import numpy as np
+from tokenizers import Tokenizer
 
-from train.inputs import expand_inputs, read_shard
-from train.tokenizer import EOT, encode_documents, eot_id, load_tokenizer, tokenizer_sha256
+from train.export import check_formats, export
+from train.inputs import expand_inputs, read_documents
+from train.mixture import Source, parse_mix, partial_epoch, plan_targets
+from train.shuffle import epoch_offset, gather_bucket, shuffle_key, write_atomic
+from train.tokenizer import EOT, encode_documents, eot_id
 
 MANIFEST = "manifest.json"
 SPLITS = ("train", "val")
+SHUFFLES = ("global", "shard")
+SHARD_TOKENS = 100_000_000  # 200 MB of uint16 per output shard: what one pass-2 task holds
+
+__all__ = ["MANIFEST", "tokenize_shards", "tokenize_mixture", "tokenize_one_shard", "write_atomic"]
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -47,36 +66,35 @@ def in_validation(seed: int, doc_id: str, val_fraction: float) -> bool:
     return int.from_bytes(h, "little") / 2**64 < val_fraction
 
 
-def write_atomic(path: Path, data: bytes | np.ndarray) -> None:
-    """Write to ``path.tmp`` then rename: a reader never sees a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    if isinstance(data, np.ndarray):
-        data.tofile(tmp)
-    else:
-        tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def write_tokens(path: Path, tok: Any, docs: list[str], eot: int, dtype: np.dtype, chunk: int = 1024) -> int:
-    """Encode ``docs`` as ``doc EOT doc EOT …`` into ``path`` (atomically); returns the token count.
+def write_tokens(
+    path: Path, tok: Any, docs: list[str], eot: int, dtype: np.dtype, chunk: int = 1024
+) -> np.ndarray:
+    """Encode ``docs`` as ``doc EOT doc EOT …`` into ``path`` (atomically); returns the n + 1 token offsets.
 
     Encodes ``chunk`` documents at a time, so memory holds one chunk's token lists, not a whole shard's
     (Python int lists take ~36 bytes a token)."""
     tmp = path.with_name(path.name + ".tmp")
-    n = 0
+    lengths = np.empty(len(docs), dtype=np.uint64)
     with open(tmp, "wb") as f:
         for start in range(0, len(docs), chunk):
             encoded = encode_documents(tok, docs[start : start + chunk])
             buf = np.empty(sum(len(e) for e in encoded) + len(encoded), dtype=dtype)
             pos = 0
-            for e in encoded:  # the separator follows every document
+            for i, e in enumerate(encoded):  # the separator follows every document
                 buf[pos : pos + len(e)] = e
                 buf[pos + len(e)] = eot
                 pos += len(e) + 1
+                lengths[start + i] = len(e) + 1
             buf.tofile(f)
-            n += buf.size
     os.replace(tmp, path)
-    return n
+    return np.concatenate([np.zeros(1, np.uint64), np.cumsum(lengths, dtype=np.uint64)])
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
 
 
 _TOKENIZERS: dict[str, Any] = {}  # per worker process: sha256 → Tokenizer, loaded once, not once per shard
@@ -91,10 +109,17 @@ def tokenize_one_shard(
     seed: int,
     val_fraction: float,
     eot: str,
+    *,
+    source_name: str = "",
+    subdir: str = "shards",
+    storage_options: dict | None = None,
 ) -> dict:
-    """Tokenize one input shard into ``out_dir/shards/<name>.*`` (the body of the Ray task)."""
-    from tokenizers import Tokenizer
+    """Tokenize one input file into ``out_dir/<subdir>/<name>.*`` (the body of a pass-1 Ray task).
 
+    Per split: ``.bin`` (the documents sorted by shuffle key, each followed by the separator),
+    ``.keys.npy`` (their sorted uint64 keys) and ``.offsets.npy`` (n + 1 token offsets); then ``.json``
+    and the ``.done`` marker.
+    """
     os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one core per task; Ray owns the parallelism
     if tok_sha not in _TOKENIZERS:
         _TOKENIZERS[tok_sha] = Tokenizer.from_str(tok_json)
@@ -103,43 +128,77 @@ def tokenize_one_shard(
     dtype = token_dtype(tok.get_vocab_size())
     t0, cpu0 = time.perf_counter(), time.process_time()
 
-    table = read_shard(source, ("id", "text"))
-    ids, texts = table.column("id").to_pylist(), table.column("text").to_pylist()
+    ids, texts = read_documents(source, storage_options)
     keep = [i for i, t in enumerate(texts) if t]  # null or empty text: counted, not tokenized
-    # Seeded per shard, so a rerun of this shard writes the same bytes.
-    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-    order = [keep[i] for i in rng.permutation(len(keep))]
-
-    shard_dir = Path(out_dir) / "shards"
+    out = Path(out_dir) / subdir
     info: dict[str, Any] = {
         "source": source,
         "name": name,
+        "source_name": source_name,
         "tokenizer_sha256": tok_sha,
         "seed": seed,
         "val_fraction": val_fraction,
         "dtype": dtype.name,
         "skipped_empty": len(texts) - len(keep),
     }
-    val_flags = {
-        i: in_validation(seed, ids[i] if ids[i] is not None else texts[i], val_fraction) for i in keep
-    }
+    val = {i: in_validation(seed, ids[i], val_fraction) for i in keep}
     for split in SPLITS:
-        docs = [texts[i] for i in order if val_flags[i] == (split == "val")]
-        n_tokens = write_tokens(shard_dir / f"{name}.{split}.bin", tok, docs, eot_, dtype)
-        info[split] = {"docs": len(docs), "tokens": n_tokens}
+        rows = [i for i in keep if val[i] == (split == "val")]
+        keys = np.array([shuffle_key(seed, source_name, ids[i]) for i in rows], dtype=np.uint64)
+        order = np.argsort(keys, kind="stable")  # by key: a seeded shuffle; ties keep file order
+        offsets = write_tokens(out / f"{name}.{split}.bin", tok, [texts[rows[j]] for j in order], eot_, dtype)
+        _save_npy(out / f"{name}.{split}.keys.npy", keys[order])
+        _save_npy(out / f"{name}.{split}.offsets.npy", offsets)
+        info[split] = {"docs": len(rows), "tokens": int(offsets[-1])}
     info["seconds"] = round(time.perf_counter() - t0, 3)
     info["cpu_seconds"] = round(time.process_time() - cpu0, 3)  # unlike wall time, not inflated by other load
-    write_atomic(shard_dir / f"{name}.json", json.dumps(info, indent=1).encode())
-    write_atomic(shard_dir / f"{name}.done", b"done\n")  # the marker, last
+    write_atomic(out / f"{name}.json", json.dumps(info, indent=1).encode())
+    write_atomic(out / f"{name}.done", b"done\n")  # the marker, last
     return info
 
 
-def _finished(shard_dir: Path, name: str, params: dict) -> dict | None:
-    """The shard's info if its marker exists and it was made with the same source, tokenizer and split."""
-    if not (shard_dir / f"{name}.done").exists():
+def _finished(directory: Path, name: str, params: dict) -> dict | None:
+    """The task's info if its marker exists and it was made with the same parameters."""
+    if not (directory / f"{name}.done").exists():
         return None
-    info = json.loads((shard_dir / f"{name}.json").read_text())
+    info = json.loads((directory / f"{name}.json").read_text())
     return info if all(info.get(k) == v for k, v in params.items()) else None
+
+
+def _run_tasks(
+    fn: Callable, jobs: list[tuple[str, tuple, dict]], max_workers: int | None, progress: bool, desc: str
+) -> dict[str, dict]:
+    """Run ``fn(*args, **kwargs)`` as Ray tasks, at most ``max_workers`` in flight; results by name.
+
+    Raises RuntimeError, after all the others finished, if a task failed its retries."""
+    import ray
+    from tqdm import tqdm
+
+    task = ray.remote(num_cpus=1, max_retries=2, retry_exceptions=True)(fn)
+    refs: dict[Any, str] = {}
+    queue, results, failures = list(jobs), {}, {}
+
+    def submit() -> None:
+        name, args, kwargs = queue.pop(0)
+        refs[task.remote(*args, **kwargs)] = name
+
+    for _ in range(min(len(queue), max_workers or len(queue))):
+        submit()
+    bar = tqdm(total=len(jobs), desc=desc, unit="task", disable=not progress)
+    while refs:
+        ready, _ = ray.wait(list(refs), num_returns=1)
+        name = refs.pop(ready[0])
+        try:
+            results[name] = ray.get(ready[0])
+        except Exception as e:  # reported after the rest finished, never dropped silently
+            failures[name] = f"{type(e).__name__}: {e}"
+        bar.update(1)
+        if queue:  # keep at most max_workers tasks in flight
+            submit()
+    bar.close()
+    if failures:
+        raise RuntimeError(f"{len(failures)} task(s) failed; rerun to retry them: {failures}")
+    return results
 
 
 def tokenize_shards(
@@ -153,84 +212,213 @@ def tokenize_shards(
     ray_address: str | None = None,
     max_workers: int | None = None,
     progress: bool = True,
+    shuffle: str | None = None,
+    shard_tokens: int = SHARD_TOKENS,
+    formats: Sequence[str] = (),
+    keep_stage: bool = False,
+    storage_options: dict | None = None,
 ) -> dict:
-    """Tokenize curated shards into ``output`` (see the module docstring); returns the manifest.
+    """Tokenize documents into ``output`` (see the module docstring); returns the manifest.
 
-    ``inputs``: Parquet paths, directories or globs, local or fsspec URLs. ``tokenizer``: any HF
-    ``tokenizer.json`` that has the ``eot`` token. ``seed`` fixes the document shuffle, the train/val
-    assignment (``val_fraction`` of documents, by a hash of (seed, id)) and the shard order. A rerun skips
-    finished shards. ``max_workers`` caps the shards in flight (default: as many as Ray has cores).
-    Raises RuntimeError, after all other shards finished, if a shard failed its retries.
+    ``inputs``: Parquet, JSONL or text files — paths, directories or globs, local or fsspec URLs
+    (``storage_options`` go to fsspec). ``tokenizer``: any HF ``tokenizer.json`` (path or URL) that has the
+    ``eot`` token. ``seed`` fixes the shuffle and the train/val assignment (``val_fraction`` of documents).
+    ``shuffle``: ``global`` or ``shard``; None is ``global`` unless ``output`` holds a finished
+    shard-shuffled job (which is then resumed as it was made). ``shard_tokens``: training tokens per output
+    shard (global). ``formats``: also ``megatron`` and/or ``nanogpt``. ``keep_stage``: keep pass 1's files.
+    ``max_workers`` caps the tasks in flight (default: as many as Ray has cores). Raises RuntimeError, after
+    all other tasks finished, if one failed its retries; a rerun retries it.
     """
-    import ray
-    from tqdm import tqdm
+    if shuffle is None:
+        path = Path(output) / MANIFEST
+        shuffle = json.loads(path.read_text()).get("shuffle", "shard") if path.exists() else "global"
+    return _tokenize(
+        [Source("", tuple([inputs] if isinstance(inputs, str) else inputs), 1.0, None)],
+        tokenizer,
+        output,
+        seed=seed,
+        val_fraction=val_fraction,
+        eot=eot,
+        ray_address=ray_address,
+        max_workers=max_workers,
+        progress=progress,
+        shuffle=shuffle,
+        shard_tokens=shard_tokens,
+        formats=tuple(formats),
+        keep_stage=keep_stage,
+        storage_options=storage_options,
+        total_tokens=None,
+        mixture=False,
+    )
 
+
+def tokenize_mixture(
+    sources: Sequence[Source | str],
+    tokenizer: str | Path,
+    output: str | Path,
+    *,
+    total_tokens: int | None = None,
+    max_epochs: float | None = None,
+    seed: int = 0,
+    val_fraction: float = 0.01,
+    eot: str = EOT,
+    ray_address: str | None = None,
+    max_workers: int | None = None,
+    progress: bool = True,
+    shard_tokens: int = SHARD_TOKENS,
+    formats: Sequence[str] = (),
+    keep_stage: bool = False,
+    storage_options: dict | None = None,
+) -> dict:
+    """Tokenize a mixture into one globally shuffled token directory; returns the manifest.
+
+    ``sources``: :class:`train.mixture.Source` objects or ``"NAME=PATH_OR_GLOB:WEIGHT"`` strings. The
+    training split holds the sources in the ratio of their weights, counted in tokens, exactly (integer
+    allocation, the last document of a partial epoch cut to fit): ``total_tokens`` in all, or by default the
+    most that no source's ``max_epochs`` cap forbids. ``max_epochs`` (when given) overrides every source's
+    own cap. The validation split holds every source's validation documents once. The manifest's
+    ``sources`` records, per source, its tokens available, its target, the epochs that makes and what was
+    written. Other arguments as in :func:`tokenize_shards` (the shuffle is always global).
+    """
+    parsed = [s if isinstance(s, Source) else parse_mix(s) for s in sources]
+    if max_epochs is not None:
+        parsed = [Source(s.name, s.inputs, s.weight, max_epochs) for s in parsed]
+    names = [s.name for s in parsed]
+    if not parsed or len(set(names)) != len(names) or "" in names:
+        raise ValueError(f"a mixture needs one or more sources with distinct, non-empty names: {names}")
+    return _tokenize(
+        parsed,
+        tokenizer,
+        output,
+        seed=seed,
+        val_fraction=val_fraction,
+        eot=eot,
+        ray_address=ray_address,
+        max_workers=max_workers,
+        progress=progress,
+        shuffle="global",
+        shard_tokens=shard_tokens,
+        formats=tuple(formats),
+        keep_stage=keep_stage,
+        storage_options=storage_options,
+        total_tokens=total_tokens,
+        mixture=True,
+    )
+
+
+def _tokenize(
+    sources: list[Source],
+    tokenizer: str | Path,
+    output: str | Path,
+    *,
+    seed: int,
+    val_fraction: float,
+    eot: str,
+    ray_address: str | None,
+    max_workers: int | None,
+    progress: bool,
+    shuffle: str,
+    shard_tokens: int,
+    formats: tuple[str, ...],
+    keep_stage: bool,
+    storage_options: dict | None,
+    total_tokens: int | None,
+    mixture: bool,
+) -> dict:
     from curate.raysession import init_ray
 
+    # Configuration errors first, before any work.
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    sources = expand_inputs(inputs)
-    tok = load_tokenizer(tokenizer)
+    if shuffle not in SHUFFLES:
+        raise ValueError(f"shuffle must be one of {SHUFFLES}, got {shuffle!r}")
+    if shard_tokens < 1:
+        raise ValueError(f"shard_tokens must be >= 1, got {shard_tokens}")
+    files = {s.name: expand_inputs(s.inputs, storage_options) for s in sources}
+    tok_bytes = _read_bytes(tokenizer, storage_options)
+    tok = Tokenizer.from_str(tok_bytes.decode("utf-8"))
     eot_id(tok, eot)  # fail before any work if the tokenizer has no separator
-    tok_sha = tokenizer_sha256(tokenizer)
+    dtype = token_dtype(tok.get_vocab_size())
+    check_formats(formats, dtype.name)
+    tok_sha = hashlib.sha256(tok_bytes).hexdigest()  # as tokenizer_sha256 gives for the file
     out = Path(output)
-    shard_dir = out / "shards"
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(tokenizer, out / "tokenizer.json.tmp")
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            [[s.__dict__ | {"inputs": files[s.name]} for s in sources], tok_sha, seed, val_fraction, shuffle]
+            + ([shard_tokens, total_tokens] if shuffle == "global" else []),
+            sort_keys=True,
+            default=list,
+        ).encode()
+    ).hexdigest()
+    manifest_path = out / MANIFEST
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("fingerprint") == fingerprint:
+            missing = tuple(f for f in formats if f not in manifest.get("exports", {}))
+            if missing:
+                manifest["exports"] = {**manifest.get("exports", {}), **export(out, manifest, missing)}
+                write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
+            return manifest
+        manifest_path.unlink()  # another job's: this one replaces it
+    stage_dir = out / ("stage" if shuffle == "global" else "shards")
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    (out / "shards").mkdir(exist_ok=True)
+    with open(out / "tokenizer.json.tmp", "wb") as f:
+        f.write(tok_bytes)
     os.replace(out / "tokenizer.json.tmp", out / "tokenizer.json")
 
-    names = [f"{i:05d}" for i in range(len(sources))]
+    # Pass 1: one task per input file.
+    stages: list[tuple[Source, str, str]] = []  # (source, input file, stage name)
+    for s in sources:
+        for i, path in enumerate(files[s.name]):
+            stages.append((s, path, f"{s.name}-{i:05d}" if mixture else f"{i:05d}"))
     infos: dict[str, dict] = {}
-    todo = []
-    for name, source in zip(names, sources):
-        params = {"source": source, "tokenizer_sha256": tok_sha, "seed": seed, "val_fraction": val_fraction}
-        done = _finished(shard_dir, name, params)
+    jobs = []
+    tok_ref = None
+    for s, path, name in stages:
+        params = {"source": path, "source_name": s.name, "tokenizer_sha256": tok_sha, "seed": seed,
+                  "val_fraction": val_fraction}  # fmt: skip
+        done = _finished(stage_dir, name, params)
         if done is not None:
             infos[name] = done
-        else:
-            todo.append((name, source))
+            continue
+        if tok_ref is None:
+            init_ray(ray_address)
+            import ray
 
-    failures: dict[str, str] = {}
-    if todo:
-        init_ray(ray_address)
-        task = ray.remote(num_cpus=1, max_retries=2, retry_exceptions=True)(tokenize_one_shard)
-        tok_ref = ray.put(tok.to_str())
-        refs: dict[Any, str] = {}  # in-flight task → shard name
+            tok_ref = ray.put(tok.to_str())
+        args = (path, name, tok_ref, tok_sha, str(out.resolve()), seed, val_fraction, eot)
+        kwargs = {"source_name": s.name, "subdir": stage_dir.name, "storage_options": storage_options}
+        jobs.append((name, args, kwargs))
+    if jobs:
+        infos.update(_run_tasks(tokenize_one_shard, jobs, max_workers, progress, "tokenize"))
 
-        def submit(name: str, source: str) -> None:
-            ref = task.remote(source, name, tok_ref, tok_sha, str(out.resolve()), seed, val_fraction, eot)
-            refs[ref] = name
-
-        queue = list(todo)
-        for _ in range(min(len(queue), max_workers or len(queue))):
-            submit(*queue.pop(0))
-        bar = tqdm(total=len(todo), desc="tokenize", unit="shard", disable=not progress)
-        while refs:
-            ready, _ = ray.wait(list(refs), num_returns=1)
-            name = refs.pop(ready[0])
-            try:
-                infos[name] = ray.get(ready[0])
-            except Exception as e:  # reported after the rest finished, never dropped silently
-                failures[name] = f"{type(e).__name__}: {e}"
-            bar.update(1)
-            if queue:  # keep at most max_workers shards in flight
-                submit(*queue.pop(0))
-        bar.close()
-    if failures:
-        raise RuntimeError(f"{len(failures)} shard(s) failed; rerun to retry them: {failures}")
-
-    # The loader reads shards in this order: seeded, so neighbouring input files are not neighbours.
-    order = np.random.default_rng(seed).permutation(len(names))
-    shards = [
-        {
-            "name": names[i],
-            "source": sources[i],
-            **{f"{s}_{k}": infos[names[i]][s][k] for s in SPLITS for k in ("docs", "tokens")},
+    per_source: dict[str, dict[str, Any]] = {}
+    for s in sources:
+        mine = [infos[n] for src, _, n in stages if src is s]
+        per_source[s.name] = {
+            "inputs": files[s.name],
+            "weight": s.weight,
+            "max_epochs": s.max_epochs,
+            "available": {sp: {k: sum(i[sp][k] for i in mine) for k in ("docs", "tokens")} for sp in SPLITS},
+            "skipped_empty": sum(i["skipped_empty"] for i in mine),
         }
-        for i in order
-    ]
+
+    if shuffle == "shard":
+        names = [n for _, _, n in stages]
+        order = np.random.default_rng(seed).permutation(len(names))  # neighbouring files are not neighbours
+        shards = [{"name": names[i], "source": stages[i][1], **_counts(infos[names[i]])} for i in order]
+    else:
+        shards = _global_pass(
+            sources, stages, infos, per_source, out, stage_dir, seed, shard_tokens, total_tokens, mixture,
+            dtype, eot_id(tok, eot), fingerprint, max_workers, progress, ray_address,
+        )  # fmt: skip
+
+    totals = {s: {k: sum(x[f"{s}_{k}"] for x in shards) for k in ("docs", "tokens")} for s in SPLITS}
     manifest = {
-        "version": 1,
+        "version": 2,
+        "fingerprint": fingerprint,
+        "shuffle": shuffle,
         "tokenizer": {
             "file": "tokenizer.json",
             "sha256": tok_sha,
@@ -238,19 +426,101 @@ def tokenize_shards(
             "eot_token": eot,
             "eot_id": eot_id(tok, eot),
         },
-        "dtype": token_dtype(tok.get_vocab_size()).name,
+        "dtype": dtype.name,
         "seed": seed,
         "val_fraction": val_fraction,
-        "inputs": [inputs] if isinstance(inputs, str) else list(inputs),
+        "inputs": [p for s in sources for p in s.inputs],
+        "shard_tokens": shard_tokens if shuffle == "global" else None,
         "shards": shards,
-        "totals": {
-            **{s: {k: sum(x[f"{s}_{k}"] for x in shards) for k in ("docs", "tokens")} for s in SPLITS},
-            "skipped_empty": sum(infos[n]["skipped_empty"] for n in names),
-        },
+        "totals": {**totals, "skipped_empty": sum(v["skipped_empty"] for v in per_source.values())},
+        # The figures reports ask for most, at the top level too.
+        "train_tokens": totals["train"]["tokens"],
+        "val_tokens": totals["val"]["tokens"],
+        "documents": totals["train"]["docs"] + totals["val"]["docs"],
     }
-    # The figures reports ask for most, at the top level too.
-    totals = manifest["totals"]
-    manifest["train_tokens"], manifest["val_tokens"] = totals["train"]["tokens"], totals["val"]["tokens"]
-    manifest["documents"] = totals["train"]["docs"] + totals["val"]["docs"]
-    write_atomic(out / MANIFEST, json.dumps(manifest, indent=1).encode())
+    if mixture:
+        manifest["sources"] = per_source
+    manifest["exports"] = export(out, manifest, formats)
+    write_atomic(manifest_path, json.dumps(manifest, indent=1).encode())
+    if shuffle == "global" and not keep_stage:
+        shutil.rmtree(stage_dir, ignore_errors=True)
     return manifest
+
+
+def _read_bytes(path: str | Path, storage_options: dict | None) -> bytes:
+    with fsspec.open(str(path), "rb", **(storage_options or {})) as f:
+        return f.read()
+
+
+def _counts(info: dict) -> dict:
+    return {f"{s}_{k}": info[s][k] for s in SPLITS for k in ("docs", "tokens")}
+
+
+def _global_pass(
+    sources, stages, infos, per_source, out, stage_dir, seed, shard_tokens, total_tokens, mixture, dtype, eot,
+    fingerprint, max_workers, progress, ray_address,
+) -> list[dict]:  # fmt: skip
+    """Plan every source's epochs, then run pass 2 (one task per output shard); returns the shard list."""
+    from curate.raysession import init_ray
+
+    available = [per_source[s.name]["available"]["train"]["tokens"] for s in sources]
+    targets = plan_targets(sources, available, total_tokens) if mixture else available
+    pieces: list[dict] = []
+    for s, a, target in zip(sources, available, targets):
+        mine = [n for src, _, n in stages if src is s]
+        prefixes = [str((stage_dir / n).resolve()) for n in mine]
+        full, rest = divmod(target, a) if a else (0, 0)
+        for e in range(full):
+            off = epoch_offset(seed, s.name, e)
+            pieces += [_piece(p, "train", s.name, e, off) for p in prefixes]
+        truncated = 0
+        if rest:
+            keys = [np.load(f"{p}.train.keys.npy", mmap_mode="r") for p in prefixes]
+            offsets = [np.load(f"{p}.train.offsets.npy", mmap_mode="r") for p in prefixes]
+            limits, cut = partial_epoch(keys, offsets, rest)
+            off = epoch_offset(seed, s.name, full)
+            for i, p in enumerate(prefixes):
+                trunc = [cut[1], cut[2]] if cut is not None and cut[0] == i else None
+                pieces.append(_piece(p, "train", s.name, full, off, limits[i], trunc))
+            truncated = int(cut is not None)
+        pieces += [_piece(p, "val", s.name, 0, 0) for p in prefixes]
+        per_source[s.name].update(
+            {"target_tokens": target, "epochs": target / a if a else 0.0, "full_epochs": full,
+             "truncated_docs": truncated},
+        )  # fmt: skip
+    n_buckets = max(1, -(-sum(targets) // shard_tokens))
+    plan_sha = hashlib.sha256(json.dumps([n_buckets, pieces], sort_keys=True).encode()).hexdigest()
+    shard_dir = out / "shards"
+    infos_out: dict[str, dict] = {}
+    jobs = []
+    for b in range(n_buckets):
+        name = f"{b:05d}"
+        params = {"fingerprint": fingerprint, "plan": plan_sha}
+        done = _finished(shard_dir, name, {"params": params})
+        if done is not None:
+            infos_out[name] = done
+        else:
+            jobs.append((name, (b, n_buckets, pieces, str(out.resolve()), dtype.name, eot, params), {}))
+    if jobs:
+        init_ray(ray_address)
+        infos_out.update(_run_tasks(gather_bucket, jobs, max_workers, progress, "shuffle"))
+    keep = {f"{b:05d}{x}" for b in range(n_buckets) for x in (".train.bin", ".val.bin", ".json", ".done")}
+    for p in shard_dir.iterdir():  # what a former job left (more shards, another layout)
+        if p.name not in keep:
+            p.unlink()
+    written: dict[str, dict[str, dict[str, int]]] = {}
+    for info in infos_out.values():
+        for src, c in info["sources"].items():
+            w = written.setdefault(src, {sp: {"docs": 0, "tokens": 0} for sp in SPLITS})
+            for sp in SPLITS:
+                for k in ("docs", "tokens"):
+                    w[sp][k] += c[sp][k]
+    for s in sources:
+        per_source[s.name]["written"] = written.get(s.name, {sp: {"docs": 0, "tokens": 0} for sp in SPLITS})
+    return [{"name": f"{b:05d}", **_counts(infos_out[f"{b:05d}"])} for b in range(n_buckets)]
+
+
+def _piece(prefix: str, split: str, source: str, epoch: int, offset: int, limit: int | None = None,
+           trunc: list[int] | None = None) -> dict:  # fmt: skip
+    return {"prefix": prefix, "split": split, "source": source, "epoch": epoch, "offset": offset,
+            "limit": limit, "trunc": trunc}  # fmt: skip

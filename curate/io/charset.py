@@ -57,10 +57,20 @@ def _decode(payload: bytes, charset: str) -> str:
     return bytes_to_str(payload, charset, errors="replace", fallback_encodings=(), strip_bom=True)
 
 
+def _bytes_fit(payload: bytes, declared: str) -> bool:
+    """Whether the bytes can be in a declared 7-/16-bit charset: UTF-16/32 markup is full of NUL bytes,
+    ISO-2022 / UTF-7 / HZ are 7-bit. A UTF-8 page declared ``utf-16`` fails this and is read as UTF-8."""
+    head = payload[:4096]
+    if declared.startswith(("utf-16", "utf-32", "utf_16", "utf_32")):
+        return head.count(0) * 8 >= len(head)
+    return head.isascii()
+
+
 def decode_html(payload: bytes, http_charset: str | None) -> tuple[str, str]:
     """Decode an HTML body; returns ``(text, charset_used)``. Never raises: undecodable bytes become U+FFFD.
 
-    Order: byte-order mark; a declared 7-/16-bit charset; valid UTF-8; the charset declared by the HTTP
+    Order: byte-order mark; a declared 7-/16-bit charset that the bytes fit (NUL bytes for UTF-16/32, no
+    8-bit bytes for ISO-2022 and friends); valid UTF-8; the charset declared by the HTTP
     header (``http_charset``), else by ``<meta>`` in the first 4 KB; uchardet detection. A declared charset
     that leaves more than 1 % replacement characters is taken as a mislabel and detection decides.
     """
@@ -69,7 +79,7 @@ def decode_html(payload: bytes, http_charset: str | None) -> tuple[str, str]:
             return payload[len(bom) :].decode(enc, "replace"), enc
 
     declared = canonical_charset(http_charset) or meta_charset(payload)
-    if declared and declared.startswith(_NOT_UTF8_COMPATIBLE):
+    if declared and declared.startswith(_NOT_UTF8_COMPATIBLE) and _bytes_fit(payload, declared):
         return _decode(payload, declared), declared
     try:
         return payload.decode("utf-8"), "utf-8"

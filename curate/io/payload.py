@@ -11,6 +11,8 @@ import brotli
 import zstandard
 from fastwarc.warc import WarcRecordType
 
+from curate.errors import RecipeError
+
 NON_HTML = "read_non_html"
 TOO_LARGE = "read_payload_too_large"
 BOMB = "read_decompression_bomb"
@@ -20,7 +22,10 @@ BINARY = "read_binary_payload"
 MALFORMED = "read_malformed_record"
 TRUNCATED = "read_truncated_file"
 HTTP_STATUS = "read_http_status"
-SKIP_REASONS = (NON_HTML, TOO_LARGE, BOMB, BAD_ENCODING, EMPTY, BINARY, MALFORMED, TRUNCATED, HTTP_STATUS)
+CORRUPT = "read_corrupt_record"  # bytes inside a record that fastwarc cannot parse or inflate; reading resumes
+SKIP_REASONS = (
+    NON_HTML, TOO_LARGE, BOMB, BAD_ENCODING, EMPTY, BINARY, MALFORMED, TRUNCATED, HTTP_STATUS, CORRUPT
+)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xhtml", "text/xhtml"})
 _DOC_TYPES = WarcRecordType.response | WarcRecordType.conversion
@@ -58,6 +63,14 @@ class ReadLimits:
     max_payload_bytes: int = 20 * 2**20
     max_decoded_bytes: int = 50 * 2**20
     html_only: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("max_payload_bytes", "max_decoded_bytes"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise RecipeError(f"read.{key}: must be a positive number of bytes, got {value!r}")
+        if not isinstance(self.html_only, bool):
+            raise RecipeError(f"read.html_only: must be true or false, got {self.html_only!r}")
 
 
 def _skip(rid: str | None, url: str | None, date: str | None, source: str, reason: str) -> dict:
@@ -227,8 +240,8 @@ class _Prefixed(io.RawIOBase):
     """Replays the bytes already read for format detection, then continues from a forward-only stream.
     fastwarc asks every stream for its position with ``seek(0, SEEK_CUR)``: answered without seeking."""
 
-    def __init__(self, head: bytes, rest):  # noqa: ANN001
-        self.head, self.rest, self.pos = head, rest, 0
+    def __init__(self, head: bytes, rest, pos: int = 0):  # noqa: ANN001 - pos: the offset of head's first byte
+        self.head, self.rest, self.pos = head, rest, pos
 
     def readable(self) -> bool:
         return True

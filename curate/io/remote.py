@@ -108,6 +108,12 @@ class _ResumingStream(io.RawIOBase):
     def tell(self) -> int:
         return self.pos
 
+    def reopen_at(self, pos: int) -> None:
+        """Continue reading at byte ``pos`` (a range request): how the WARC reader goes back after damage."""
+        self.f.close()
+        self.pos = pos
+        self.f = _with_retries(self.url, lambda: self._open(stream=False), self.retries, self.backoff)
+
     def close(self) -> None:
         try:
             self.f.close()

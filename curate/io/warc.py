@@ -22,18 +22,20 @@ from __future__ import annotations
 import gzip
 import io
 import posixpath
-import re
 import zlib
 from collections.abc import Iterator
 
 from fastwarc.warc import ArchiveIterator
 
 from curate.errors import RetryableError, ShardError
-from curate.io.arc import _read_arc  # noqa: E402
+from curate.io.arc import _arc_record as _http_block_doc
+from curate.io.arc import _read_arc
+from curate.io.missed import MemberTap, lenient_record, read_member, record_id
 from curate.io.payload import (  # noqa: F401 - SKIP_REASONS, ReadLimits… are part of this module's API
     _CONVERSION,
     _DOC_TYPES,
     _HEAD_BYTES,
+    CORRUPT,
     EMPTY,
     HTML_TYPES,
     MALFORMED,
@@ -49,19 +51,19 @@ from curate.io.payload import (  # noqa: F401 - SKIP_REASONS, ReadLimits… are 
     decode_http_body,
 )
 from curate.io.remote import open_with_retries
+from curate.io.resync import GZIP_MAGIC, next_record_start
+from curate.io.sniff import archive_kind
 
 __all__ = ["HTML_TYPES", "SKIP_REASONS", "ReadLimits", "decode_http_body", "read_warc"]
-
-_ARC_HEADER_RE = re.compile(rb"^\S+ \S+ \d{14}\d* \S+ -?\w+\r?\n")
-
 
 def read_warc(path: str, source: str | None = None, limits: ReadLimits | None = None) -> Iterator[dict]:
     """Stream documents from one WARC / ARC / WET file (gzip or plain, local path or fsspec URL incl. http(s)://).
 
     The format is detected from the first bytes (gzip magic, ``WARC/``, ARC header), not the extension.
-    ``source`` defaults to the file's base name. A file ending mid-record yields one ``read_truncated_file``
-    skip after the documents before the cut; a file that is not an archive at all yields one
-    ``read_malformed_record`` skip.
+    ``source`` defaults to the file's base name. A record that cannot be parsed or inflated is one
+    ``read_corrupt_record`` skip and reading goes on at the next record (the next gzip member); a file ending
+    mid-record yields one ``read_truncated_file`` skip after the documents before the cut; a file that is not
+    an archive at all yields one ``read_malformed_record`` skip.
     """
     limits = limits or ReadLimits()
     source = source or posixpath.basename(path.rstrip("/"))
@@ -72,72 +74,146 @@ def read_warc(path: str, source: str | None = None, limits: ReadLimits | None = 
     except (OSError, ValueError) as exc:
         raise ShardError(f"{path}: cannot open: {exc!r}") from exc
     with f:
-        head = f.read(_HEAD_BYTES)
+        try:
+            head = f.read(_HEAD_BYTES)
+        except OSError as exc:
+            raise ShardError(f"{path}: cannot read: {exc!r}") from exc
         seekable = f.seekable()
         if seekable:
             f.seek(0)
             stream = f
         else:
             stream = _Prefixed(head, f)
-        kind = _sniff(head)
-        if kind == "warc":
-            yield from _read_warc(stream, source, limits, seekable)
+        kind = archive_kind(head)
+        if kind == "warc" or (kind == "garbage" and head[:3] == GZIP_MAGIC):  # first member damaged: resync
+            yield from _read_warc(f, stream, source, limits, gz=head[:2] == b"\x1f\x8b")
         elif kind == "arc":
             yield from _read_arc(stream, source, limits, gz=head[:2] == b"\x1f\x8b")
         elif kind == "garbage":
             yield _skip(None, None, None, source, MALFORMED)
 
 
-def _sniff(head: bytes) -> str:
-    """'warc', 'arc', 'empty' or 'garbage', from the first (decompressed) bytes."""
-    start = head
-    if head[:2] == b"\x1f\x8b":
-        try:
-            start = zlib.decompressobj(31).decompress(head, 4096)
-        except zlib.error:
-            return "garbage"
-    elif head[:4] in (b"\x28\xb5\x2f\xfd", b"\x04\x22\x4d\x18"):  # zstd, lz4: fastwarc reads these itself
-        return "warc"
-    start = start.lstrip()
-    if not start:
-        return "empty"
-    if start.startswith(b"WARC/"):
-        return "warc"
-    if start.startswith(b"filedesc://") or _ARC_HEADER_RE.match(start):
-        return "arc"
-    return "garbage"
-
-
 # ---------------------------------------------------------------------------------------------- WARC / WET
 
 
-def _read_warc(stream, source: str, limits: ReadLimits, seekable: bool) -> Iterator[dict]:  # noqa: ANN001
-    # quirks_mode accepts LF-only headers and status lines without a reason phrase (real crawler output)
-    it = ArchiveIterator(stream, record_types=_DOC_TYPES, parse_http=True, quirks_mode=True)
-    last_pos = 0
+class _Damaged(Exception):
+    """A record whose body could not be read: the iterator behind it is lost, resynchronise."""
+
+    def __init__(self, doc: dict):
+        self.doc = doc
+
+
+def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator[dict]:  # noqa: ANN001
+    """Iterate with fastwarc; after a record it cannot parse or inflate, count it and restart at the next one.
+
+    ``f`` is the opened file, ``stream`` what fastwarc reads first (``f`` itself when seekable). One skip is
+    counted per damaged stretch: a restart that fails again before any record adds none.
+    """
+    seekable = f.seekable()
+    seg_start, last_pos, produced, ever = 0, 0, True, False
     while True:
-        try:
-            rec = next(it)
-        except StopIteration:
-            break
-        except RetryableError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - fastwarc cannot resynchronise after a broken record
-            reason = TRUNCATED if _says_truncated(exc) else MALFORMED
-            yield _skip(None, None, None, source, reason)
+        # quirks_mode accepts LF-only headers and status lines without a reason phrase (real crawler output)
+        tap = MemberTap(stream, seg_start) if gz else None
+        it = ArchiveIterator(tap or stream, record_types=_DOC_TYPES, parse_http=True, quirks_mode=True)
+        damaged: dict | None = None
+        failure: BaseException | None = None
+        while True:
+            try:
+                rec = next(it)
+            except StopIteration:
+                if tap is not None:  # members after the last record that fastwarc passed over
+                    for pos in tap.passed_over(float("inf")):
+                        yield _passed_over(f, pos, source, limits)
+                break
+            except RetryableError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - fastwarc raises OSError, or panics (PanicException)
+                if not _is_parse_failure(exc):
+                    raise
+                failure = exc
+                break
+            last_pos, produced, ever = rec.stream_pos, True, True
+            if tap is not None:
+                for pos in tap.passed_over(last_pos, yielded=last_pos):
+                    yield _passed_over(f, pos, source, limits)
+            try:
+                doc = _warc_record(rec, source, limits)
+            except _Damaged as exc:
+                damaged = exc.doc
+                break
+            if doc is not None:
+                yield doc
+        if failure is None and damaged is None:
+            # fastwarc silently drops a last record whose headers or gzip member are cut: check the tail
+            if seekable and not _tail_is_complete(f, last_pos):
+                yield _skip(None, None, None, source, TRUNCATED)
             return
-        last_pos = rec.stream_pos
-        doc = _warc_record(rec, source, limits)
-        if doc is not None:
-            yield doc
-            if doc.get("_skip") == TRUNCATED:
-                return
-    # fastwarc silently drops a last record whose headers or gzip member are cut: check the tail ourselves
-    if seekable and not _tail_is_complete(stream, last_pos):
-        yield _skip(None, None, None, source, TRUNCATED)
+        found = _resync(f, max(seg_start, last_pos) + 1, gz)
+        if damaged is not None:
+            damaged["_skip"] = CORRUPT if found else TRUNCATED
+            yield damaged
+        elif produced:
+            if found is None:  # nothing after: a cut file, or (no record at all) not an archive
+                reason = TRUNCATED if _says_truncated(failure) else CORRUPT if ever else MALFORMED
+            else:
+                reason = CORRUPT
+            yield _skip(None, None, None, source, reason)
+        if found is None:
+            return
+        seg_start, rest = found
+        if seekable:
+            f.seek(seg_start)
+            stream = f
+        else:
+            stream = _Prefixed(rest, f, seg_start)
+        produced = False
 
 
-def _says_truncated(exc: BaseException) -> bool:
+def _passed_over(f, pos: int, source: str, limits: ReadLimits) -> dict:  # noqa: ANN001
+    """A document-type record at ``pos`` that fastwarc did not yield (its header is damaged): read it
+    leniently, or count it (``read_malformed_record``)."""
+    data = read_member(f, pos, limits.max_payload_bytes + 2**20)
+    parsed = lenient_record(data) if data else None
+    if parsed is None:
+        return _skip(None, None, None, source, MALFORMED)
+    headers, block = parsed
+    rid = record_id(headers, source, pos)
+    url = headers.get("warc-target-uri", "").strip("<>") or None
+    date = headers.get("warc-date")
+    if len(block) > limits.max_payload_bytes:
+        return _skip(rid, url, date, source, TOO_LARGE)
+    if headers["warc-type"].lower() == "conversion":
+        doc = {"id": rid, "url": url, "date": date, "source": source, "content_type": "text/plain"}
+        return {**doc, "charset": None, "text": block.decode("utf-8", "replace")}
+    if not url or not block.startswith(b"HTTP/"):
+        return _skip(rid, url, date, source, MALFORMED)
+    return _http_block_doc(rid, url, date, source, "", block, limits)
+
+
+def _is_parse_failure(exc: BaseException) -> bool:
+    """fastwarc's errors on bad bytes: OSError / ValueError, or a Rust panic (a BaseException)."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+def _resync(f, pos: int, gz: bool) -> tuple[int, bytes] | None:  # noqa: ANN001
+    """The next record start at or after ``pos``, or None (end of file, or a stream that cannot go back)."""
+    try:
+        if f.seekable():
+            f.seek(pos)
+        elif hasattr(f, "reopen_at"):
+            f.reopen_at(pos)
+        else:
+            return None
+        return next_record_start(f.read, pos, gz)
+    except RetryableError as exc:
+        if isinstance(exc.__cause__, ValueError):  # a server without range requests: no way back
+            return None
+        raise
+    except (OSError, ValueError):
+        return None
+
+
+def _says_truncated(exc: BaseException | None) -> bool:
     text = str(exc).lower()
     return isinstance(exc, EOFError) or "truncat" in text or "end of" in text or "eof" in text
 
@@ -152,9 +228,7 @@ def _warc_record(rec, source: str, limits: ReadLimits) -> dict | None:  # noqa: 
     if rec.record_type == _CONVERSION:  # WET: pre-extracted UTF-8 text
         if n > limits.max_payload_bytes:
             return _skip(rec.record_id, url, date, source, TOO_LARGE)
-        body = rec.reader.read(n)
-        if len(body) < n:
-            return _skip(rec.record_id, url, date, source, TRUNCATED)
+        body = _read_body(rec, n, url, date, source)
         if not body.strip():
             return _skip(rec.record_id, url, date, source, EMPTY)
         return {
@@ -174,9 +248,7 @@ def _warc_record(rec, source: str, limits: ReadLimits) -> dict | None:  # noqa: 
     reason = _precheck(http.status_code, ctype, n, limits)
     if reason:
         return _skip(rec.record_id, url, date, source, reason)
-    body = rec.reader.read(n)
-    if len(body) < n:
-        return _skip(rec.record_id, url, date, source, TRUNCATED)
+    body = _read_body(rec, n, url, date, source)
     doc = {"id": rec.record_id, "url": url, "date": date, "source": source}
     return _payload_doc(
         doc,
@@ -187,6 +259,17 @@ def _warc_record(rec, source: str, limits: ReadLimits) -> dict | None:  # noqa: 
         http.get("Content-Encoding"),
         limits,
     )
+
+
+def _read_body(rec, n: int, url: str | None, date: str | None, source: str) -> bytes:  # noqa: ANN001
+    """The record's ``n`` body bytes; a read that fails or ends short raises :class:`_Damaged`."""
+    try:
+        body = rec.reader.read(n)
+    except Exception:  # noqa: BLE001 - a corrupt gzip member surfaces here or at the next record
+        body = None
+    if body is None or len(body) < n:
+        raise _Damaged(_skip(rec.record_id, url, date, source, CORRUPT))
+    return body
 
 
 def _tail_is_complete(f, pos: int) -> bool:  # noqa: ANN001 - seekable binary file

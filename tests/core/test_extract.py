@@ -77,3 +77,51 @@ def test_charset_from_meta_tag_when_header_is_silent():
     doc = {"id": "k", "_html": html.encode("koi8-r"), "charset": None}
     assert build_stage("extract", {"main_content": False})(doc) is None
     assert "Привет, мир" in doc["text"] and doc["charset"] == "koi8-r"
+
+
+def _plain_nesting_depth(html: str) -> int:
+    """The oracle for ``nesting_depth``: one tag at a time, with a plain stack counter."""
+    import re
+
+    from curate.extract import _NO_NESTING
+
+    html = re.sub(r"(?is)<(script|style|textarea|title)\b.*?</\1\s*>", "", html)
+    depth = best = 0
+    for m in re.finditer(r"<(/?)([A-Za-z][A-Za-z0-9-]*)", html):
+        tail = html[m.end() : m.end() + 1]
+        if m.group(2).lower() in _NO_NESTING and (not tail or tail in " \t\n\r\f/>"):
+            continue
+        depth = max(0, depth - 1) if m.group(1) else depth + 1
+        best = max(best, depth)
+    return best
+
+
+def test_nesting_depth_matches_the_plain_count_on_real_pages():
+    from curate.extract import exceeds_nesting_depth, nesting_depth
+
+    cases = [html_to_str(p, c)[0] for p, c in pages(16)]
+    cases += [
+        "",
+        "</div></div><div><div>x</div>",  # stray end tags cannot make the depth negative
+        "<p><p><p><br><img src=x><li><li>",  # implied end tags and void elements do not nest
+        "<script>for (i=0;i<n;i++) if (a<b) x='<div>'</script><div>ok</div>",
+        "<DIV><Span><a href=x>y</a></Span></DIV>",
+    ]
+    for html in cases:
+        assert nesting_depth(html) == _plain_nesting_depth(html)
+        for limit in (1, 2, 50, 2000):
+            assert exceeds_nesting_depth(html, limit) == (nesting_depth(html) > limit)
+    assert nesting_depth("<div>" * 3000) == 3000
+
+
+def test_a_deeply_nested_page_times_out_on_time_and_a_deep_fast_one_is_kept():
+    # resiliparse's main-content pass is quadratic in depth and ignores the alarm signal: 100 k nested <div>s
+    # ran for minutes. Such a page is extracted in a child process that is killed at the limit.
+    n = 100_000
+    bomb = ("<html><body>" + "<div>" * n + "<p>deep text</p>" + "</div>" * n + "</body></html>").encode()
+    assert build_stage("extract", {"timeout_s": 1})({"id": "bomb", "_html": bomb}) == "extract_timeout"
+    # deeper than max_nesting_depth but quick: the child's text is the library's text
+    deep = "<html><body>" + "<div>" * 300 + "<p>" + "a deep page of words " * 20 + "</p>" + "</div>" * 300
+    doc = {"id": "deep", "_html": deep.encode()}
+    assert build_stage("extract", {"max_nesting_depth": 100})(doc) is None
+    assert doc["text"] == extract_plain_text(deep, main_content=True)

@@ -79,3 +79,22 @@ def test_undecodable_bytes_never_raise():
     assert "broken" in out
     out, _ = decode_html(b"", None)
     assert out == ""
+
+
+def test_utf8_page_declared_utf16_is_read_as_utf8():
+    # issue 18: a real UTF-8 page (an.wikipedia.org, CC capture) whose header or <meta> says utf-16
+    from _warcgen import DATA
+
+    from curate.io.warc import read_warc
+
+    [doc] = read_warc(str(DATA / "cc-main-2024-22-whirlwind.warc.gz"))
+    body = doc["_html"]
+    for label in ("utf-16", "UTF-16LE", "utf-32"):
+        out, used = decode_html(body, label)
+        assert out == body.decode("utf-8") and used == "utf-8"  # before: mojibake decoded as UTF-16
+    meta = body.replace(b"<head>", b'<head><meta charset="utf-16">', 1)
+    assert decode_html(meta, None) == (meta.decode("utf-8"), "utf-8")
+    # genuine UTF-16 / ISO-2022 without a BOM still follow their declaration
+    assert decode_html(html(JA).encode("utf-16-le"), "utf-16le")[0] == html(JA)
+    assert decode_html(html(JA).encode("iso-2022-jp"), "iso-2022-jp")[0] == html(JA)
+    assert decode_html(html(FR).encode("utf-8"), "iso-2022-jp") == (html(FR), "utf-8")

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import functools
 import gzip
+import re
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+import zstandard
 from _warcgen import DATA
+from test_io_damage import members
 
 from curate.errors import RetryableError
 from curate.io.remote import expand_listing, open_with_retries
 from curate.io.warc import read_warc
 
+WIKI = DATA.parent / "quality" / "wiki.jsonl"
 FILES = [
     "cc-main-2020-34-excerpt.warc.gz",
     "cc-main-2024-22-whirlwind.warc.wet.gz",
@@ -24,16 +29,28 @@ FILES = [
 
 
 class FlakyHandler(SimpleHTTPRequestHandler):
-    """Serves a folder; answers 503 to the first ``failures[path]`` GETs of a path."""
+    """Serves a folder; answers 503 to the first ``failures[path]`` GETs of a path; honours ``Range``
+    (``bytes=A-`` / ``bytes=A-B``) unless ``ranges`` is False."""
 
     failures: dict[str, int] = {}
     gets: dict[str, int] = {}
+    ranges = True
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         self.gets[self.path] = self.gets.get(self.path, 0) + 1
         if self.failures.get(self.path, 0) > 0:
             self.failures[self.path] -= 1
             self.send_error(503, "try later")
+            return
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+        if m and self.ranges:
+            data = Path(self.translate_path(self.path)).read_bytes()
+            start, end = int(m.group(1)), int(m.group(2) or len(data) - 1)
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            self.send_header("Content-Length", str(end + 1 - start))
+            self.end_headers()
+            self.wfile.write(data[start : end + 1])
             return
         super().do_GET()
 
@@ -49,6 +66,12 @@ def server(tmp_path_factory):
     (root / "warc.paths.gz").write_bytes(
         gzip.compress("\n".join(f"crawl/{n}" for n in FILES).encode() + b"\n")
     )
+    data = bytearray((DATA / FILES[0]).read_bytes())
+    start, end = members(bytes(data))[5]  # a ~105 KB response record
+    data[(start + end) // 2] ^= 0x55
+    (root / "damaged.warc.gz").write_bytes(bytes(data))
+    (root / "wiki.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(WIKI.read_bytes()))
+    shutil.copy(WIKI, root / "wiki-no-suffix")
     (root / "crawl").mkdir()
     for name in FILES:
         shutil.copy(DATA / name, root / "crawl" / name)
@@ -101,3 +124,33 @@ def test_persistent_503_raises_retryable(server):
 def test_missing_remote_file_is_not_retried(server):
     with pytest.raises(FileNotFoundError):
         open_with_retries(server + "/nope.warc.gz", retries=3, backoff=0.01)
+
+
+def test_damaged_remote_warc_resumes_like_a_local_one(server, tmp_path):
+    local_copy = tmp_path / "damaged.warc.gz"
+    with open_with_retries(f"{server}/damaged.warc.gz") as f:
+        local_copy.write_bytes(f.read())
+    local = list(read_warc(str(local_copy)))
+    remote = list(read_warc(f"{server}/damaged.warc.gz"))
+    assert remote == local
+    assert sum("_skip" not in d for d in remote) == 15 and [d["_skip"] for d in remote if "_skip" in d] == [
+        "read_corrupt_record"
+    ]
+    FlakyHandler.ranges = False  # a server without ranges cannot take the reader back: counted, then stop
+    try:
+        docs = list(read_warc(f"{server}/damaged.warc.gz"))
+    finally:
+        FlakyHandler.ranges = True
+    assert docs == local[: len(docs)] and docs[-1]["_skip"] in ("read_corrupt_record", "read_truncated_file")
+
+
+def test_remote_jsonl_compressed_and_sniffed(server):
+    from curate.io.inputs import expand_inputs, read_shard
+    from curate.io.warc import ReadLimits
+
+    local = [d["text"] for d in read_shard(expand_inputs([str(WIKI)])[0], ReadLimits())]
+    for name in ("wiki.jsonl.zst", "wiki-no-suffix"):
+        [shard] = expand_inputs([f"{server}/{name}"])
+        docs = list(read_shard(shard, ReadLimits()))
+        assert shard.kind == "jsonl" and [d["text"] for d in docs] == local
+        assert docs[0]["id"] == f"{name}:1" and docs[0]["source"] == name

@@ -61,8 +61,20 @@ def token_dir(
     from train.tokenize import tokenize_shards
 
     out = tmp_path_factory.mktemp("tokens")
-    tokenize_shards(str(corpus / "*.parquet"), tokenizer_path, out, seed=0, val_fraction=0.1, progress=False)
+    tokenize_shards(
+        str(corpus / "*.parquet"),
+        tokenizer_path,
+        out,
+        seed=0,
+        val_fraction=0.1,
+        progress=False,
+        shard_tokens=SHARD_TOKENS,
+        formats=("megatron", "nanogpt"),
+    )
     return out
+
+
+SHARD_TOKENS = 20_000  # the excerpt's ~62 k training tokens → a few globally shuffled shards
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import paragraphs, write_shards
+from conftest import SHARD_TOKENS, paragraphs, write_shards
 from tokenizers import Tokenizer
 
 from train.data import BatchLoader, TokenSplit
@@ -14,22 +14,31 @@ from train.tokenize import token_dtype, tokenize_one_shard, tokenize_shards
 from train.tokenizer import eot_id, tokenizer_sha256
 
 
-def documents(token_dir: Path, split: str) -> list[str]:
-    """Decode every shard of a split back into documents, checking each ends with its separator."""
+def shard_documents(token_dir: Path, name: str, split: str = "train") -> list[str]:
+    """The documents of one shard, in order, checking the shard ends with its separator."""
     tok = Tokenizer.from_file(str(token_dir / "tokenizer.json"))
-    eot = eot_id(tok)
+    manifest = json.loads((token_dir / "manifest.json").read_text())
+    ids = np.fromfile(token_dir / "shards" / f"{name}.{split}.bin", dtype=manifest["dtype"])
+    if ids.size:
+        assert ids[-1] == eot_id(tok)
+    return tok.decode(ids.tolist(), skip_special_tokens=False).split("<|endoftext|>")[:-1]
+
+
+def documents(token_dir: Path, split: str) -> list[str]:
+    """Every document of a split in reading order, checking the manifest's counts."""
     manifest = json.loads((token_dir / "manifest.json").read_text())
     docs = []
     for shard in manifest["shards"]:
-        ids = np.fromfile(token_dir / "shards" / f"{shard['name']}.{split}.bin", dtype=manifest["dtype"])
-        assert ids.size == shard[f"{split}_tokens"]
-        if ids.size:
-            assert ids[-1] == eot
-        cuts = np.flatnonzero(ids == eot)
-        starts = np.concatenate([[0], cuts[:-1] + 1])
-        docs += [tok.decode(ids[s:e].tolist()) for s, e in zip(starts, cuts)]
-        assert len(cuts) == shard[f"{split}_docs"]
+        mine = shard_documents(token_dir, shard["name"], split)
+        assert len(mine) == shard[f"{split}_docs"]
+        docs += mine
     return docs
+
+
+def source_of() -> dict[str, int]:
+    """Which input shard (of the corpus fixture's 4, round-robin) holds each paragraph that occurs once."""
+    counts = Counter(paragraphs())
+    return {p: i % 4 for i, p in enumerate(paragraphs()) if counts[p] == 1}
 
 
 def test_shards_hold_exactly_the_documents(token_dir: Path, tokenizer_path: Path) -> None:
@@ -39,52 +48,114 @@ def test_shards_hold_exactly_the_documents(token_dir: Path, tokenizer_path: Path
     manifest = json.loads((token_dir / "manifest.json").read_text())
     assert manifest["tokenizer"]["sha256"] == tokenizer_sha256(tokenizer_path)
     assert manifest["dtype"] == "uint16" and manifest["totals"]["train"]["docs"] == len(train)
+    assert manifest["shuffle"] == "global" and manifest["shard_tokens"] == SHARD_TOKENS
     assert (
         manifest["documents"] == len(paragraphs()) and manifest["train_tokens"] > manifest["val_tokens"] > 0
     )
-    assert sorted(s["name"] for s in manifest["shards"]) == ["00000", "00001", "00002", "00003"]
-    # Shuffled within the shard: not the input order.
-    shard0 = [p for i, p in enumerate(paragraphs()) if i % 4 == 0]
-    assert [d for d in documents_of_shard(token_dir, "00000") if d in set(shard0)] != shard0
+    # The output shard count follows shard_tokens, not the 4 input files.
+    assert len(manifest["shards"]) == -(-manifest["train_tokens"] // SHARD_TOKENS)
+    assert not (token_dir / "stage").exists()  # the first pass's files are removed once the job is done
 
 
-def documents_of_shard(token_dir: Path, name: str) -> list[str]:
-    tok = Tokenizer.from_file(str(token_dir / "tokenizer.json"))
-    ids = np.fromfile(token_dir / "shards" / f"{name}.train.bin", dtype=np.uint16).tolist()
-    return tok.decode(ids, skip_special_tokens=False).split("<|endoftext|>")[:-1]
+def test_global_shuffle_mixes_every_input(token_dir: Path) -> None:
+    where = source_of()
+    manifest = json.loads((token_dir / "manifest.json").read_text())
+    for shard in manifest["shards"]:
+        inputs = [where[d] for d in shard_documents(token_dir, shard["name"]) if d in where]
+        assert set(inputs) == {0, 1, 2, 3}  # every output shard draws on every input file …
+        runs = sum(a != b for a, b in zip(inputs, inputs[1:]))
+        assert runs > len(inputs) / 2  # … interleaved, not in runs (round-robin would give ~3/4 switches)
+    # Not the input order anywhere.
+    train = documents(token_dir, "train")
+    assert [p for p in paragraphs() if p in set(train)] != train
 
 
-def test_split_does_not_depend_on_sharding(
+def test_output_does_not_depend_on_sharding_or_workers(
     token_dir: Path, tokenizer_path: Path, tmp_path: Path, ray_session
 ) -> None:
-    # The same documents (same ids) in 3 shards instead of 4: the same validation documents.
-    write_shards(tmp_path / "in", paragraphs(), 4)  # same ids as the corpus fixture …
+    # The same documents (same ids) in 3 shards instead of 4: the same bytes, validation included.
+    write_shards(tmp_path / "in", paragraphs(), 4)
     table = pa.concat_tables([pq.read_table(p) for p in sorted((tmp_path / "in").glob("*.parquet"))])
     for p in (tmp_path / "in").glob("*.parquet"):
         p.unlink()
-    for i, chunk in enumerate(np.array_split(np.arange(table.num_rows), 3)):  # … regrouped into 3 shards
+    for i, chunk in enumerate(np.array_split(np.arange(table.num_rows), 3)):
         pq.write_table(table.take(chunk), tmp_path / "in" / f"x-{i}.parquet")
-    tokenize_shards(str(tmp_path / "in"), tokenizer_path, tmp_path / "tok", val_fraction=0.1, progress=False)
-    assert Counter(documents(tmp_path / "tok", "val")) == Counter(documents(token_dir, "val"))
+    m = tokenize_shards(
+        str(tmp_path / "in"),
+        tokenizer_path,
+        tmp_path / "tok",
+        val_fraction=0.1,
+        progress=False,
+        shard_tokens=SHARD_TOKENS,
+        max_workers=1,
+    )
+    for shard in m["shards"]:
+        for split in ("train", "val"):
+            name = f"{shard['name']}.{split}.bin"
+            assert (tmp_path / "tok" / "shards" / name).read_bytes() == (
+                token_dir / "shards" / name
+            ).read_bytes()
+    # Another seed: another order and another split.
+    tokenize_shards(str(tmp_path / "in"), tokenizer_path, tmp_path / "s1", seed=1, val_fraction=0.1,
+                    progress=False, shard_tokens=SHARD_TOKENS)  # fmt: skip
+    assert documents(tmp_path / "s1", "train") != documents(token_dir, "train")
 
 
-def test_rerun_skips_finished_shards(
-    token_dir: Path, corpus: Path, tokenizer_path: Path, ray_session
+def test_shard_shuffle_keeps_the_input_files(
+    corpus: Path, tokenizer_path: Path, tmp_path: Path, ray_session
 ) -> None:
-    shard_dir = token_dir / "shards"
-    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in shard_dir.iterdir()}
-    tokenize_shards(str(corpus / "*.parquet"), tokenizer_path, token_dir, val_fraction=0.1, progress=False)
-    assert {p.name: p.stat().st_mtime_ns for p in shard_dir.iterdir()} == {k: v[0] for k, v in before.items()}
-    # A shard killed before its marker is redone, and comes out byte for byte the same.
-    (shard_dir / "00002.done").unlink()
-    (shard_dir / "00002.train.bin").write_bytes(b"half-written")
-    tokenize_shards(str(corpus / "*.parquet"), tokenizer_path, token_dir, val_fraction=0.1, progress=False)
-    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in shard_dir.iterdir()}
-    assert after["00001.train.bin"][0] == before["00001.train.bin"][0]  # untouched
-    assert after["00002.done"][0] != before["00002.done"][0]  # redone
-    assert {k: v[1] for k, v in after.items() if k.endswith(".bin")} == {
-        k: v[1] for k, v in before.items() if k.endswith(".bin")
-    }
+    m = tokenize_shards(str(corpus), tokenizer_path, tmp_path / "t", val_fraction=0.1, progress=False,
+                        shuffle="shard")  # fmt: skip
+    assert m["shuffle"] == "shard" and sorted(s["name"] for s in m["shards"]) == [
+        "00000",
+        "00001",
+        "00002",
+        "00003",
+    ]
+    where = source_of()
+    for shard in m["shards"]:
+        docs = shard_documents(tmp_path / "t", shard["name"])
+        assert {where[d] for d in docs if d in where} == {int(shard["name"])}
+        mine = [p for p in paragraphs() if where.get(p) == int(shard["name"]) and p in set(docs)]
+        docs = [d for d in docs if d in where]
+        assert docs != mine  # shuffled within the file
+    # A rerun of a shard-shuffled directory without --shuffle keeps its shuffle.
+    assert tokenize_shards(str(corpus), tokenizer_path, tmp_path / "t", val_fraction=0.1, progress=False) == m
+
+
+def test_rerun_resumes_a_killed_job(corpus: Path, tokenizer_path: Path, tmp_path: Path, ray_session) -> None:
+    out = tmp_path / "t"
+    kw = dict(val_fraction=0.1, progress=False, shard_tokens=SHARD_TOKENS, keep_stage=True)
+    m = tokenize_shards(str(corpus), tokenizer_path, out, **kw)
+    files = lambda d: {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in (out / d).iterdir()}  # noqa: E731
+    shards, stage = files("shards"), files("stage")
+    # A finished job: a rerun returns its manifest and touches nothing.
+    assert tokenize_shards(str(corpus), tokenizer_path, out, **kw) == m
+    assert {k: v[0] for k, v in files("shards").items()} == {k: v[0] for k, v in shards.items()}
+    # Killed in the second pass (no manifest; one output shard and one stage file without their markers,
+    # half written): only those are redone, and they come out byte for byte the same.
+    (out / "manifest.json").unlink()
+    (out / "shards" / "00001.done").unlink()
+    (out / "shards" / "00001.train.bin").write_bytes(b"half-written")
+    (out / "stage" / "00002.done").unlink()
+    (out / "stage" / "00002.train.bin").write_bytes(b"half")
+    assert tokenize_shards(str(corpus), tokenizer_path, out, **kw) == m
+    after_shards, after_stage = files("shards"), files("stage")
+    assert after_shards["00000.done"][0] == shards["00000.done"][0]  # untouched
+    assert after_shards["00001.done"][0] != shards["00001.done"][0]  # redone
+    assert after_stage["00001.done"][0] == stage["00001.done"][0]
+    assert after_stage["00002.done"][0] != stage["00002.done"][0]
+    for before, after in ((shards, after_shards), (stage, after_stage)):
+        assert {k: v[1] for k, v in after.items() if k.endswith(".bin")} == {
+            k: v[1] for k, v in before.items() if k.endswith(".bin")
+        }
+    # Another shard size is another job: it replaces the shards, leaving none of the old ones.
+    m2 = tokenize_shards(str(corpus), tokenizer_path, out, **{**kw, "shard_tokens": 3 * SHARD_TOKENS})
+    assert len(m2["shards"]) < len(m["shards"])
+    assert sorted(p.name for p in (out / "shards").iterdir()) == sorted(
+        f"{s['name']}{x}" for s in m2["shards"] for x in (".done", ".json", ".train.bin", ".val.bin")
+    )
+    assert Counter(documents(out, "train") + documents(out, "val")) == Counter(paragraphs())
 
 
 def test_one_shard_edge_cases(tokenizer_path: Path, tmp_path: Path) -> None:
@@ -109,6 +180,37 @@ def test_one_shard_edge_cases(tokenizer_path: Path, tmp_path: Path) -> None:
     assert sorted(tok.decode(ids.tolist(), skip_special_tokens=False).split("<|endoftext|>")) == sorted(
         ["first ", " still first", "second 🤖", "third\x00", ""]
     )
+    keys = np.load(tmp_path / "out" / "shards" / "00000.train.keys.npy")
+    offsets = np.load(tmp_path / "out" / "shards" / "00000.train.offsets.npy")
+    assert np.all(keys[1:] >= keys[:-1]) and offsets[-1] == ids.size and len(offsets) == 4
+    assert set(ids[offsets[1:] - 1].tolist()) == {eot_id(tok)}  # each offset ends a document
+
+
+def test_jsonl_and_text_inputs(tokenizer_path: Path, tmp_path: Path, ray_session) -> None:
+    import gzip
+
+    (tmp_path / "in").mkdir()
+    docs = paragraphs()[:40]
+    with gzip.open(tmp_path / "in" / "a.jsonl.gz", "wt") as f:
+        for i, d in enumerate(docs[:30]):
+            f.write(json.dumps({"id": f"j{i}", "text": d}) + "\n")
+        f.write(json.dumps({"id": "no-text"}) + "\n")  # counted as empty
+    for i, d in enumerate(docs[30:]):
+        (tmp_path / "in" / f"b{i}.txt").write_text(d, encoding="utf-8")
+    m = tokenize_shards(
+        str(tmp_path / "in"), tokenizer_path, tmp_path / "t", val_fraction=0.0, progress=False
+    )
+    assert Counter(documents(tmp_path / "t", "train")) == Counter(docs) and m["totals"]["skipped_empty"] == 1
+
+
+def test_configuration_errors(corpus: Path, tokenizer_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="shuffle"):
+        tokenize_shards(str(corpus), tokenizer_path, tmp_path / "t", shuffle="random")
+    with pytest.raises(ValueError, match="format"):
+        tokenize_shards(str(corpus), tokenizer_path, tmp_path / "t", formats=("webdataset",))
+    with pytest.raises(FileNotFoundError):
+        tokenize_shards(str(tmp_path / "nothing-*.parquet"), tokenizer_path, tmp_path / "t")
+    assert not (tmp_path / "t").exists()  # nothing was started
 
 
 def test_dtype_follows_vocabulary() -> None:
@@ -118,7 +220,7 @@ def test_dtype_follows_vocabulary() -> None:
 
 def test_loader_is_deterministic_and_resumable(token_dir: Path) -> None:
     split = TokenSplit(token_dir, "train")
-    assert split.size == sum(a.size for a in split.arrays)
+    assert len(split.arrays) > 1 and split.size == sum(a.size for a in split.arrays)
     # Reading across shard boundaries gives the concatenation.
     whole = np.concatenate([np.asarray(a) for a in split.arrays]).astype(np.int64)
     assert np.array_equal(split.read(0, split.size), whole)

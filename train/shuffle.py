@@ -1,0 +1,147 @@
+"""The global shuffle's second pass: gather one output shard's documents from every stage file.
+
+The first pass (:func:`train.tokenize.tokenize_one_shard`) gives every document a 64-bit shuffle key, a hash
+of (seed, source, id), and writes each input shard's documents sorted by key. Sorting all documents by such
+a key is a uniform random shuffle, so the global order is simply "by key", and output shard b of K holds the
+key range [b·2⁶⁴/K, (b+1)·2⁶⁴/K): in each stage file that range is one contiguous run of documents, found by
+binary search and read in one slice. A shard's task holds only its own documents (≈ ``shard_tokens``), never
+the dataset, and its output depends on the documents and the seed, not on how the inputs were sharded.
+
+A source repeated for several epochs (a mixture) sends epoch e's copy of each document through the key
+rotated by a seeded offset, so each copy lands in a different shard; inside a shard documents are ordered by
+a hash of (key, epoch), which interleaves sources and epochs at random.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from train.mixture import KEY_SPACE, count_below
+
+MASK = KEY_SPACE - 1
+
+
+def write_atomic(path: Path, data: bytes | np.ndarray) -> None:
+    """Write to ``path.tmp`` then rename: a reader never sees a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    if isinstance(data, np.ndarray):
+        data.tofile(tmp)
+    else:
+        tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser on uint64 values: a fixed bijection that scrambles every bit."""
+    x = np.asarray(x, dtype=np.uint64).copy()
+    with np.errstate(over="ignore"):
+        x += np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def shuffle_key(seed: int, source: str, doc_id: str) -> int:
+    """A document's 64-bit shuffle key: a pure function of (seed, source name, id)."""
+    h = hashlib.blake2b(f"{seed}\0{source}\0{doc_id}".encode(), digest_size=8, person=b"curate-shuf")
+    return int.from_bytes(h.digest(), "little")
+
+
+def epoch_offset(seed: int, source: str, epoch: int) -> int:
+    """How far epoch ``epoch``'s copy of a source is rotated in key space (0 for the first epoch)."""
+    if epoch == 0:
+        return 0
+    return shuffle_key(seed, source, f"\0epoch {epoch}")
+
+
+def key_intervals(bucket: int, n_buckets: int, offset: int) -> list[tuple[int, int]]:
+    """The base-key intervals [a, b) whose keys, rotated by ``offset``, fall in output shard ``bucket``."""
+    lo, hi = bucket * KEY_SPACE // n_buckets, (bucket + 1) * KEY_SPACE // n_buckets
+    a = (lo - offset) % KEY_SPACE
+    if a + (hi - lo) <= KEY_SPACE:
+        return [(a, a + hi - lo)]
+    return [(a, KEY_SPACE), (0, a + hi - lo - KEY_SPACE)]
+
+
+def _stage_arrays(prefix: str, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    keys = np.load(f"{prefix}.keys.npy", mmap_mode="r")
+    offsets = np.load(f"{prefix}.offsets.npy", mmap_mode="r")
+    n = int(offsets[-1])
+    tokens = np.memmap(f"{prefix}.bin", dtype=dtype, mode="r", shape=(n,)) if n else np.empty(0, dtype)
+    return keys, offsets, tokens
+
+
+def gather_bucket(
+    bucket: int,
+    n_buckets: int,
+    pieces: list[dict],
+    out_dir: str,
+    dtype_name: str,
+    eot: int,
+    params: dict,
+) -> dict:
+    """Write output shard ``bucket`` (``shards/NNNNN.{train,val}.bin``, its ``.json`` and ``.done``).
+
+    ``pieces``: what to take from each stage file — ``{"prefix", "split", "source", "epoch", "offset",
+    "limit", "trunc"}``: documents of file ``prefix`` (only its first ``limit`` ones when set; ``trunc`` =
+    ``[position, tokens]`` adds that document cut to ``tokens``, the separator last) whose key rotated by
+    ``offset`` lies in the shard's range. ``params`` are recorded; a rerun skips a shard whose match.
+    """
+    t0 = time.perf_counter()
+    dtype = np.dtype(dtype_name)
+    name = f"{bucket:05d}"
+    shard_dir = Path(out_dir) / "shards"
+    info: dict[str, Any] = {"name": name, "params": params, "sources": {}}
+    for split in ("train", "val"):
+        chunks: list[np.ndarray] = []  # token runs read from the stage files
+        lens: list[np.ndarray] = []  # document lengths, per run
+        order: list[np.ndarray] = []  # order keys, per run
+        tags: list[tuple[str, int]] = []  # (source, documents) per run, for the counts
+        for p in (p for p in pieces if p["split"] == split):
+            keys, offsets, tokens = _stage_arrays(f"{p['prefix']}.{split}", dtype)
+            limit = len(keys) if p["limit"] is None else p["limit"]
+            mix = np.uint64((p["offset"] + p["epoch"]) & MASK)
+            for a, b in key_intervals(bucket, n_buckets, p["offset"]):
+                i0, i1 = min(count_below(keys, a), limit), min(count_below(keys, b), limit)
+                if i1 > i0:
+                    chunks.append(np.asarray(tokens[offsets[i0] : offsets[i1]]))
+                    lens.append(np.diff(np.asarray(offsets[i0 : i1 + 1])).astype(np.int64))
+                    order.append(splitmix64(np.asarray(keys[i0:i1]) ^ mix))
+                    tags.append((p["source"], i1 - i0))
+            if p["trunc"] is not None:
+                pos, n = p["trunc"]
+                rotated = (int(keys[pos]) + p["offset"]) % KEY_SPACE
+                lo, hi = bucket * KEY_SPACE // n_buckets, (bucket + 1) * KEY_SPACE // n_buckets
+                if lo <= rotated < hi:
+                    start = int(offsets[pos])
+                    chunks.append(np.append(np.asarray(tokens[start : start + n - 1]), dtype.type(eot)))
+                    lens.append(np.array([n], dtype=np.int64))
+                    order.append(splitmix64(np.asarray(keys[pos : pos + 1]) ^ mix))
+                    tags.append((p["source"], 1))
+        flat = np.concatenate(chunks) if chunks else np.empty(0, dtype)
+        length = np.concatenate(lens) if lens else np.empty(0, np.int64)
+        start = np.cumsum(length) - length
+        out = np.empty(flat.size, dtype)
+        pos = 0
+        for i in np.argsort(np.concatenate(order) if order else np.empty(0, np.uint64), kind="stable"):
+            n = int(length[i])
+            out[pos : pos + n] = flat[start[i] : start[i] + n]
+            pos += n
+        write_atomic(shard_dir / f"{name}.{split}.bin", out)
+        info[split] = {"docs": int(length.size), "tokens": int(out.size)}
+        for (source, docs), ln in zip(tags, lens):
+            zero = {"docs": 0, "tokens": 0}
+            c = info["sources"].setdefault(source, {"train": dict(zero), "val": dict(zero)})
+            c[split]["docs"] += docs
+            c[split]["tokens"] += int(ln.sum())
+    info["seconds"] = round(time.perf_counter() - t0, 3)
+    write_atomic(shard_dir / f"{name}.json", json.dumps(info, indent=1).encode())
+    write_atomic(shard_dir / f"{name}.done", b"done\n")  # the marker, last
+    return info
