@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from curate.dedup.normalize import normalize_text
 from curate.dedup.signature import minhash_signatures
+from curate.rundir import StageDir
 from curate.stage import build_stage
 
 
@@ -58,15 +59,14 @@ def _map_shard(stage, path: str, workdir: str, shard: int) -> int:  # noqa: ANN0
         tables.append(stage.collect(batch))
     import pyarrow as pa
 
-    out = Path(workdir) / "collect" / f"part-{shard:05d}.parquet"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.concat_tables(tables), out)
+    sdir = StageDir(workdir)
+    sdir.write_table(sdir.collect_file(shard), pa.concat_tables(tables))
     return len(docs)
 
 
 def _apply_shard(stage, path: str, workdir: str, shard: int) -> list[tuple[str, str]]:  # noqa: ANN001
     docs = pq.read_table(path, columns=["id", "text"]).to_pylist()
-    reasons = stage.apply(docs, shard, Path(workdir))
+    reasons = stage.apply(docs, shard, StageDir(workdir))
     return [(d["id"], d["_duplicate_of"]) for d, r in zip(docs, reasons, strict=True) if r]
 
 
@@ -138,7 +138,7 @@ def main() -> None:
         runner.map(_map_shard, [(stage, str(f), str(wd), i) for i, f in enumerate(files)])
         times["map: signatures + collect"] = time.perf_counter() - t
         t = time.perf_counter()
-        summary = stage.reduce(wd, list(range(len(files))), runner)
+        summary = stage.reduce(StageDir(str(wd)), list(range(len(files))), runner)
         times["reduce: bands + verify + components + lists"] = time.perf_counter() - t
         t = time.perf_counter()
         dropped = runner.map(_apply_shard, [(stage, str(f), str(wd), i) for i, f in enumerate(files)])

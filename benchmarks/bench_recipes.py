@@ -34,7 +34,7 @@ def run_recipe(recipe: str, files: list[str], out: str, workers: int) -> tuple[f
 
     if not ray.is_initialized():
         init_ray(num_cpus=workers)
-        ray.get([ray.remote(lambda: __import__("curate.shard")).remote() for _ in range(workers)])
+        ray.get([ray.remote(lambda: __import__("curate.mappass")).remote() for _ in range(workers)])
     t = time.perf_counter()
     res = run(recipe, files, out, progress=False, overwrite=True)
     wall = time.perf_counter() - t

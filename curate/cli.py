@@ -50,6 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         keep_intermediate=args.keep_intermediate,
         storage_options=_storage_options(args.storage_options),
+        split_bytes=args.split_bytes or None,
     )
     if not args.quiet:
         print(format_funnel(funnel(args.output, _storage_options(args.storage_options))))
@@ -75,7 +76,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_stages(args: argparse.Namespace) -> int:
     from curate.stage import GlobalStage, describe_stage, registry
 
-    reg = registry()
+    errors: dict[str, str] = {}
+    reg = registry(errors)
+    for name, err in sorted(errors.items()):
+        print(f"{name}  [unavailable]  {err}")
     for name in sorted(reg):
         cls = reg[name]
         if args.name and name not in args.name:
@@ -121,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--keep-intermediate", action="store_true", help="keep the data between global stages")
     r.add_argument("--storage-options", default=None, metavar="JSON",
                    help='fsspec options for the output, e.g. {"endpoint_url": "http://127.0.0.1:9000"}')
+    r.add_argument("--split-bytes", type=int, default=256 * 2**20, metavar="N",
+                   help="split Parquet/JSONL inputs larger than N bytes into several shards (0: never)")
     r.add_argument("--plan", action="store_true", help="print the plan of passes and exit")
     r.add_argument("--quiet", "-q", action="store_true")
     r.set_defaults(func=cmd_run)

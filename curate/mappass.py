@@ -220,6 +220,9 @@ def run_map_pass(task: ShardTask) -> ShardResult:
     mp: MapPass = plan.map_passes[task.pass_index]
     run, index, k = task.run, task.shard.index, task.pass_index
     for s in [*mp.stages, *([mp.collects] if mp.collects else [])]:
+        if s.prepares:
+            pos = next(i for i, x in enumerate(plan.stages) if x is s)
+            s.use_prepared(run.stage_dir(pos, s.name))
         ensure_setup(s)
         s.start_shard()
     if mp.applies_position is not None:

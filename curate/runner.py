@@ -30,7 +30,9 @@ from curate.progress import Progress
 from curate.recipe import Recipe, apply_overrides, load_recipe, validate
 from curate.rundir import RunDir
 from curate.schema import run_schema
+from curate.stage import check_requirements
 
+DEFAULT_SPLIT_BYTES = 256 * 2**20
 VERSIONED = ("curate", "ray", "pyarrow", "fastwarc", "resiliparse", "trafilatura", "fasttext", "numpy", "torch")
 
 
@@ -62,7 +64,8 @@ def _versions() -> dict[str, str]:
 
 
 def fingerprint(recipe: Recipe, shards: list[Shard], limit: int | None) -> str:
-    payload = {"recipe": recipe.to_dict() | {"source": None}, "inputs": [s.path for s in shards], "limit": limit}
+    inputs = [s.path if s.part is None else f"{s.path}#{s.part}" for s in shards]
+    payload = {"recipe": recipe.to_dict() | {"source": None}, "inputs": inputs, "limit": limit}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -72,7 +75,9 @@ def load_plan(recipe: str | Recipe, overrides: list[str] | None = None) -> tuple
         recipe = load_recipe(recipe, overrides, check=False)
     elif overrides:
         recipe = apply_overrides(recipe, overrides)
-    return recipe, compile_plan(validate(recipe))
+    stages = validate(recipe)
+    check_requirements(stages, f"{recipe.path}: ")
+    return recipe, compile_plan(stages)
 
 
 def _check_options(limit: int | None, max_files: int | None, num_cpus: int | None) -> None:
@@ -197,11 +202,14 @@ def run(
     storage_options: dict[str, Any] | None = None,
     executor: Any = "ray",
     documents: list[list[dict[str, Any]]] | None = None,
+    split_bytes: int | None = DEFAULT_SPLIT_BYTES,
 ) -> RunResult:
     """Run ``recipe`` (a built-in name, a YAML path or a Recipe) over ``inputs`` into the run directory ``output``.
 
     Everything is validated before any work starts. ``executor="local"`` runs every task in this process
     (no Ray). ``documents`` (shards given as lists of documents) replaces ``inputs`` for in-process runs.
+    ``split_bytes``: Parquet and uncompressed JSONL inputs larger than this are split into several shards
+    (None: one file, one shard); WARC files are always one shard.
     Returns a :class:`RunResult`; failed shards are listed in it (and in ``failed/``) rather than raised, so
     the caller decides the exit status.
     """
@@ -211,7 +219,7 @@ def run(
     if documents is not None:
         shards = [Shard(i, f"<documents {i}>", "memory") for i in range(len(documents))]
     else:
-        shards = expand_inputs(inputs, base_url=base_url)
+        shards = expand_inputs(inputs, base_url=base_url, split_bytes=split_bytes)
     if max_files:
         shards = shards[:max_files]
     if not shards:
@@ -232,6 +240,7 @@ def run(
         _write_run_yaml(rundir, recipe, shards, fp, {"started": started, "finished": None})
         ex = make_executor(executor, ray_address, num_cpus)
         result = RunResult(run_dir=output, shards=len(shards))
+        _prepare_stages(rundir, plan, result, progress)
         for p in plan.passes:
             if isinstance(p, MapPass):
                 _map_pass(ex, rundir, recipe, p, plan, shards, schema, limit, documents, result, progress)
@@ -262,6 +271,24 @@ def run(
              "global": result.global_summaries},
         )
     return result
+
+
+def _prepare_stages(rundir: RunDir, plan: Plan, result: RunResult, progress: bool) -> None:
+    """Stages that build something once on the driver (an index) do it before the first pass, resumably."""
+    for pos, s in enumerate(plan.stages):
+        if not s.prepares:
+            continue
+        marker = f"markers/prepare-{pos:02d}-{s.name}.json"
+        if rundir.exists(marker):
+            result.global_summaries[f"{s.name}.prepare"] = rundir.read_json(marker)
+            continue
+        if progress:
+            print(f"prepare {s.name}", file=sys.stderr)
+        t = time.time()
+        summary = {"seconds": 0.0, **(s.prepare(rundir.stage_dir(pos, s.name)) or {})}
+        summary["seconds"] = round(time.time() - t, 3)
+        rundir.write_json(marker, summary)
+        result.global_summaries[f"{s.name}.prepare"] = summary
 
 
 def _map_pass(

@@ -53,8 +53,24 @@ class BaseStage:
         """The constructor parameters, defaults included (for run.yaml and ``curate stages``)."""
         return dict(getattr(self, "_params", {}))
 
+    def requirements(self) -> tuple[str, ...]:
+        """Modules this stage, with its parameters, imports at work time (default: ``requires``)."""
+        return tuple(self.requires)
+
     def setup(self) -> None:
         """Load models or lists. Called once per worker process before the first document."""
+
+    #: Whether the stage builds something once on the driver before any pass (:meth:`prepare`).
+    prepares: ClassVar[bool] = False
+
+    def prepare(self, folder: Any) -> dict[str, Any]:
+        """On the driver, once per run, before the first pass: build what every worker needs (an index of
+        evaluation n-grams, a word list) into ``folder`` (the stage's own :class:`~curate.rundir.StageDir`,
+        on any filesystem). Returns a small summary. Only called when ``prepares`` is true."""
+        return {}
+
+    def use_prepared(self, folder: Any) -> None:
+        """In each worker, before :meth:`setup`: where :meth:`prepare` put its files (load them in setup)."""
 
     def start_shard(self) -> None:
         """Called before a shard's first batch: reset state that must not carry from one shard to the next
@@ -115,6 +131,26 @@ class GlobalStage(BaseStage):
     def applier(self) -> ApplyStage:
         """The per-document stage that heads the next map pass."""
         return ApplyStage(self)
+
+    def __call__(self, docs: Document | str | list) -> Any:
+        """Run this stage alone, in this process, on a text, a document or a list of them (notebooks).
+
+        Returns the result per document (None kept, else the reason), as for a per-document stage; documents
+        given as dicts receive the stage's columns (``quality_score``, ``content_hash``, …).
+        """
+        from curate.local import recipe_of, run_documents
+
+        items = docs if isinstance(docs, list) else [docs]
+        dicts = [{"id": str(i), "text": d} if isinstance(d, str) else d for i, d in enumerate(items)]
+        inner = [{**d, "id": f"{i:012d}"} for i, d in enumerate(dicts)]
+        out = run_documents(recipe_of([self]), inner)
+        reasons: list[str | None] = [None] * len(items)
+        for r in out.rejected:
+            reasons[int(r["id"])] = r["reason"]
+        for row in out.kept:
+            for col in self.columns:
+                dicts[int(row["id"])][col] = row.get(col)
+        return reasons if isinstance(docs, list) else reasons[0]
 
 
 class ApplyStage(Stage):
@@ -202,6 +238,20 @@ def _import_builtin(name: str) -> None:
         raise StageImportError(
             f"stage {name!r} cannot be loaded: importing {module} failed: {e}{install_hint(e)}"
         ) from e
+
+
+def check_requirements(stages: list[BaseStage], where: str = "") -> None:
+    """Import what every stage needs, on the driver, before any task starts: one error with the fix."""
+    from curate.catalog import install_hint
+
+    for s in stages:
+        for module in s.requirements():
+            try:
+                importlib.import_module(module)
+            except ImportError as e:
+                raise StageImportError(
+                    f"{where}stage {s.name!r} needs {module!r}, which cannot be imported: {e}{install_hint(e)}"
+                ) from e
 
 
 def registry(errors: dict[str, str] | None = None) -> dict[str, type[BaseStage]]:

@@ -55,3 +55,36 @@ class Flaky(Stage):
         if any(d["id"] == self.bad_id for d in docs):
             raise ValueError(f"cannot handle {self.bad_id}")
         return [None] * len(docs)
+
+
+def _slow_job(sdir, job: int, seconds: float) -> int:  # noqa: ANN001
+    time.sleep(seconds)
+    sdir.write_json(f"jobs/{job:03d}.json", {"pid": os.getpid(), "job": job})
+    return job
+
+
+from curate.stage import GlobalStage  # noqa: E402
+
+
+@register("test_slow_global")
+class SlowGlobal(GlobalStage):
+    """A global stage whose reduce runs ``jobs`` parallel jobs of ``seconds`` each (so a test can lose a node
+    during a reduce pass); it keeps every document."""
+
+    reduce_jobs = "sleeping jobs"
+
+    def __init__(self, jobs: int = 6, seconds: float = 2.0) -> None:
+        self.jobs = jobs
+        self.seconds = seconds
+
+    def collect(self, docs):
+        import pyarrow as pa
+
+        return pa.table({"id": pa.array([str(d["id"]) for d in docs], pa.string())})
+
+    def reduce(self, sdir, shards, executor):
+        done = executor.map(_slow_job, [(sdir, j, self.seconds) for j in range(self.jobs)])
+        return {"jobs": len(done)}
+
+    def apply(self, docs, shard, sdir):
+        return [None] * len(docs)

@@ -71,3 +71,48 @@ def test_run_on_a_ray_cluster_started_with_ray_start(tmp_path):
             head.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
+
+
+def test_three_node_cluster_on_s3_loses_a_node_in_a_map_and_a_reduce_pass(ray_session, s3_bucket, tmp_path):
+    """3 raylets on loopback (ray.cluster_utils.Cluster), the run directory on the S3 server: one worker node
+    killed while the first map pass runs, another while a reduce pass runs; the rows are an uninterrupted
+    run's."""
+    import json
+
+    import fsspec
+
+    from curate.runner import run
+
+    plugin = Path(__file__).parent / "plugin_stages.py"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        f"plugins: ['{plugin}']\nstages:\n  - extract\n  - test_sleep: {{seconds: 0.7}}\n"
+        "  - length_filter: {min_words: 20}\n  - test_slow_global: {jobs: 6, seconds: 1.5}\n  - exact_dedup\n"
+    )
+    fs = fsspec.filesystem("s3")
+    for p in sorted(SAMPLE.glob("*.warc.gz")):
+        fs.put_file(str(p), f"{s3_bucket[5:]}/in/{p.name}")
+    out = f"{s3_bucket}/runs/cluster"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "cluster_run.py"), str(recipe), out, f"{s3_bucket}/in/*.warc.gz"],
+        capture_output=True, text=True, timeout=600, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info["ok"], info
+    assert info["removed"] == ["map", "reduce"] and info["nodes_alive"] == 1
+    local = run(str(recipe), [str(p) for p in sorted(SAMPLE.glob("*.warc.gz"))], str(tmp_path / "local"), limit=30,
+                progress=False)
+    assert local.ok
+
+    def rows(url: str, folder: str) -> list[dict]:
+        f, root = fsspec.core.url_to_fs(url)
+        got = []
+        for p in sorted(f.glob(f"{root}/{folder}/*.parquet")):
+            with f.open(p, "rb") as fh:
+                got += pq.read_table(fh).to_pylist()
+        return sorted(got, key=lambda r: (str(r.get("stage")), str(r["id"])))
+
+    assert rows(out, "data") == rows(str(tmp_path / "local"), "data") and rows(out, "data")
+    assert rows(out, "rejected") == rows(str(tmp_path / "local"), "rejected")
