@@ -189,8 +189,6 @@ class Extract(Stage):
     Writes ``text``, ``charset`` and ``extractor``.
     """
 
-    needs_text = False
-
     columns = ("charset", "extractor")
 
     def __init__(
@@ -224,14 +222,6 @@ class Extract(Stage):
     def setup(self) -> None:
         if self.method == "trafilatura":
             import trafilatura  # noqa: F401  (fail early with the import error)
-
-    def start_shard(self) -> None:
-        # trafilatura's deduplication keeps one process-wide cache of seen text segments: without a reset,
-        # a shard's text would depend on which shards the same worker extracted before it.
-        if self.method == "trafilatura" and self.deduplicate:
-            from trafilatura.deduplication import LRU_TEST
-
-            LRU_TEST.clear()
 
     def extract(self, html: str) -> str:
         if self.method == "resiliparse":
