@@ -38,10 +38,15 @@ def _member_type(probe: bytes) -> bytes | None:
 
 
 class MemberTap(io.RawIOBase):
-    """A pass-through stream that notes where document-type gzip members start (absolute offsets)."""
+    """A pass-through stream that notes where document-type gzip members start (absolute offsets).
 
-    def __init__(self, f, pos: int):  # noqa: ANN001 - the stream fastwarc would have read
-        self.f, self.pos = f, pos
+    fastwarc is asked for every record type, so nearly every member is yielded and needs no check; with
+    ``probe`` (reads PROBE bytes at an offset: local files) only the members it did not yield are inflated
+    to learn their type. Without it (a forward-only stream) each member is checked as it streams past.
+    """
+
+    def __init__(self, f, pos: int, probe=None):  # noqa: ANN001 - the stream fastwarc would have read
+        self.f, self.pos, self.probe = f, pos, probe
         self.buf, self.buf_pos = b"", pos  # bytes not yet scanned (with PROBE bytes of look-ahead)
         self.members: list[int] = []
         self.seen: set[int] = set()  # offsets fastwarc yielded that the scan may not have reached yet
@@ -78,7 +83,10 @@ class MemberTap(io.RawIOBase):
             end = len(buf) if not data else max(0, len(buf) - _PROBE)
         i = buf.find(GZIP_MAGIC, 0, end + 2)
         while 0 <= i < end:
-            if _member_type(buf[i : i + _PROBE]) in _DOC_TYPES:
+            if self.probe is not None:
+                if i + 3 >= len(buf) or not buf[i + 3] & 0xE0:  # FLG's reserved bits are zero in gzip
+                    self.members.append(self.buf_pos + i)
+            elif _member_type(buf[i : i + _PROBE]) in _DOC_TYPES:
                 self.members.append(self.buf_pos + i)
             i = buf.find(GZIP_MAGIC, i + 1, end + 2)
         self.buf, self.buf_pos = buf[end:], self.buf_pos + end
@@ -91,9 +99,20 @@ class MemberTap(io.RawIOBase):
         if below > self.buf_pos and below != float("inf"):
             self._scan(b"", upto=int(below))  # a member before a yielded record is whole: it can be probed
         out = [m for m in self.members if m < below and m not in self.seen]
+        if self.probe is not None and out:
+            out = [m for m in out if _member_type(self.probe(m)) in _DOC_TYPES]
         self.members = [m for m in self.members if m >= below and m not in self.seen]
         self.seen = {s for s in self.seen if s >= self.buf_pos}  # members before buf_pos are noted already
         return out
+
+
+def local_probe(f):  # noqa: ANN001, ANN201
+    """A function reading PROBE bytes at an offset of a local file without moving it, or None."""
+    try:
+        fd = f.fileno()
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return None
+    return lambda pos: os.pread(fd, _PROBE, pos)
 
 
 def read_member(f, pos: int, cap: int) -> bytes | None:  # noqa: ANN001

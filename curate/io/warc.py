@@ -25,12 +25,12 @@ import posixpath
 import zlib
 from collections.abc import Iterator
 
-from fastwarc.warc import ArchiveIterator
+from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from curate.errors import RetryableError, ShardError
 from curate.io.arc import _arc_record as _http_block_doc
 from curate.io.arc import _read_arc
-from curate.io.missed import MemberTap, lenient_record, read_member, record_id
+from curate.io.missed import MemberTap, lenient_record, local_probe, read_member, record_id
 from curate.io.payload import (  # noqa: F401 - SKIP_REASONS, ReadLimits… are part of this module's API
     _CONVERSION,
     _DOC_TYPES,
@@ -53,6 +53,8 @@ from curate.io.payload import (  # noqa: F401 - SKIP_REASONS, ReadLimits… are 
 from curate.io.remote import open_with_retries
 from curate.io.resync import GZIP_MAGIC, next_record_start
 from curate.io.sniff import archive_kind
+
+_ANY = WarcRecordType.any_type
 
 __all__ = ["HTML_TYPES", "SKIP_REASONS", "ReadLimits", "decode_http_body", "read_warc"]
 
@@ -113,8 +115,9 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
     seg_start, last_pos, produced, ever = 0, 0, True, False
     while True:
         # quirks_mode accepts LF-only headers and status lines without a reason phrase (real crawler output)
-        tap = MemberTap(stream, seg_start) if gz else None
-        it = ArchiveIterator(tap or stream, record_types=_DOC_TYPES, parse_http=True, quirks_mode=True)
+        tap = MemberTap(stream, seg_start, local_probe(f)) if gz else None
+        # every record type: each member fastwarc yields is one the tap need not inflate to check
+        it = ArchiveIterator(tap or stream, record_types=_ANY, parse_http=True, quirks_mode=True)
         damaged: dict | None = None
         failure: BaseException | None = None
         while True:
@@ -136,6 +139,8 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
             if tap is not None:
                 for pos in tap.passed_over(last_pos, yielded=last_pos):
                     yield _passed_over(f, pos, source, limits)
+            if not rec.record_type & _DOC_TYPES:
+                continue
             try:
                 doc = _warc_record(rec, source, limits)
             except _Damaged as exc:
