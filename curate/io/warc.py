@@ -30,7 +30,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecordType
 from curate.errors import RetryableError, ShardError
 from curate.io.arc import _arc_record as _http_block_doc
 from curate.io.arc import _read_arc
-from curate.io.missed import MemberTap, lenient_record, local_probe, read_member, record_id
+from curate.io.missed import MemberTap, lenient_record, local_probe, plain_gaps, read_member, record_id
 from curate.io.payload import (  # noqa: F401 - SKIP_REASONS, ReadLimits… are part of this module's API
     _CONVERSION,
     _DOC_TYPES,
@@ -116,6 +116,7 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
     while True:
         # quirks_mode accepts LF-only headers and status lines without a reason phrase (real crawler output)
         tap = MemberTap(stream, seg_start, local_probe(f)) if gz else None
+        gaps = plain_gaps(f, limits.max_payload_bytes + 2**20) if not gz and seekable else None
         # every record type: each member fastwarc yields is one the tap need not inflate to check
         it = ArchiveIterator(tap or stream, record_types=_ANY, parse_http=True, quirks_mode=True)
         damaged: dict | None = None
@@ -126,7 +127,7 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
             except StopIteration:
                 if tap is not None:  # members after the last record that fastwarc passed over
                     for pos in tap.passed_over(float("inf")):
-                        yield _passed_over(f, pos, source, limits)
+                        yield _passed_over(read_member(f, pos, _cap(limits)), pos, source, limits)
                 break
             except RetryableError:
                 raise
@@ -138,7 +139,9 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
             last_pos, produced, ever = rec.stream_pos, True, True
             if tap is not None:
                 for pos in tap.passed_over(last_pos, yielded=last_pos):
-                    yield _passed_over(f, pos, source, limits)
+                    yield _passed_over(read_member(f, pos, _cap(limits)), pos, source, limits)
+            elif gaps is not None and (gap := gaps.before(last_pos, rec.headers.get("Content-Length"))):
+                yield _passed_over(gap[1], gap[0], source, limits)
             if not rec.record_type & _DOC_TYPES:
                 continue
             try:
@@ -152,6 +155,8 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
             # fastwarc silently drops a last record whose headers or gzip member are cut: check the tail
             if seekable and not _tail_is_complete(f, last_pos):
                 yield _skip(None, None, None, source, TRUNCATED)
+            elif gaps is not None and (gap := gaps.tail()):
+                yield _passed_over(gap[1], gap[0], source, limits)
             return
         found = _resync(f, max(seg_start, last_pos) + 1, gz)
         if damaged is not None:
@@ -174,10 +179,13 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
         produced = False
 
 
-def _passed_over(f, pos: int, source: str, limits: ReadLimits) -> dict:  # noqa: ANN001
-    """A document-type record at ``pos`` that fastwarc did not yield (its header is damaged): read it
+def _cap(limits: ReadLimits) -> int:
+    return limits.max_payload_bytes + 2**20  # the largest body read, plus room for its headers
+
+
+def _passed_over(data: bytes | None, pos: int, source: str, limits: ReadLimits) -> dict:
+    """The bytes of a record at ``pos`` that fastwarc did not yield (its header is damaged): read it
     leniently, or count it (``read_malformed_record``)."""
-    data = read_member(f, pos, limits.max_payload_bytes + 2**20)
     parsed = lenient_record(data) if data else None
     if parsed is None:
         return _skip(None, None, None, source, MALFORMED)

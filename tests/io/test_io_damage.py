@@ -198,7 +198,7 @@ def _headers_damaged(record: bytes, how: str) -> bytes:
 
 @pytest.mark.parametrize(
     "how,compressed",
-    [("duplicate-length", True), ("duplicate-length", False), ("no-version", True), ("wrong-version", True)],
+    [(how, gz) for how in ("duplicate-length", "no-version", "wrong-version") for gz in (True, False)],
 )
 def test_slightly_damaged_warc_header_is_read(tmp_path, how, compressed):
     recs = [page(b"<html><p>page %d</p></html>" % i, url=f"http://example.com/{i}") for i in range(3)]
