@@ -40,6 +40,9 @@ STAGE_FIELDS: list[pa.Field] = [
     pa.field("content_hash", pa.string()),
     pa.field("dup_cluster", pa.string()),
     pa.field("dup_cluster_size", pa.int32()),
+    pa.field("pii_email", pa.int32()),
+    pa.field("pii_phone", pa.int32()),
+    pa.field("pii_ip", pa.int32()),
 ]
 
 SCHEMA_FIELDS: dict[str, pa.Field] = {f.name: f for f in BASE_FIELDS + STAGE_FIELDS}
