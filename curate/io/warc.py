@@ -15,6 +15,11 @@ Policy choices:
   the file. We undo transfer/content encodings here instead, only for the few records that declare them
   (Common Crawl renames them to ``X-Crawler-*``), and inflate incrementally with a hard output cap.
 - ARC is parsed by hand: fastwarc reads only WARC, and no maintained ARC reader is among our dependencies.
+- Damage costs the damaged record, not the rest of the file. fastwarc stops at a record it cannot parse or
+  inflate; the reader counts one ``read_corrupt_record`` and starts a new iterator at the next gzip member
+  (or ``WARC/`` line) that inflates to a WARC header (``resync.py``; a remote file goes back with a range
+  request). A record fastwarc steps over without a word (no ``WARC/1.0`` line, a mangled header) is found
+  by checking member starts or record extents and read leniently, or counted (``missed.py``).
 """
 
 from __future__ import annotations
