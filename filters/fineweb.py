@@ -8,7 +8,7 @@ from collections import Counter
 from curate.schema import Document
 from curate.stage import Stage, register
 from filters import text as T
-from filters.words import ends_sentence, spacy_words
+from filters.words import ends_sentence
 
 _STOP_CHARS = (".", "'", '"', "!", "?")
 # nltk word_tokenize splits punctuation into tokens of its own; words plus single punctuation marks is
@@ -62,7 +62,8 @@ class FineWebQuality(Stage):
         self.char_dup = char_duplicates_ratio
         self.new_line_ratio = new_line_ratio
 
-    def _datatrove(self, text: str) -> str | None:
+    def _datatrove(self, doc: Document) -> str | None:
+        text = doc["text"]
         lines = [ln for ln in text.split("\n") if ln.strip()]
         if not lines:
             return "fineweb_empty"
@@ -73,14 +74,14 @@ class FineWebQuality(Stage):
             return "fineweb_short_line_ratio"
         if duplicate_line_chars(lines) / len(text.replace("\n", "")) > self.char_dup:
             return "fineweb_char_dup_ratio"
-        if text.count("\n") / len(spacy_words(text)) > self.new_line_ratio:
+        if text.count("\n") / len(T.spacy_tokens(doc)) > self.new_line_ratio:
             return "fineweb_list_ratio"
         return None
 
     def process(self, doc: Document) -> str | None:
         text = doc["text"]
         if self.rules == "datatrove":
-            return self._datatrove(text)
+            return self._datatrove(doc)
         n_chars = len(text) - text.count("\n")
         if n_chars == 0:
             return "fineweb_empty"

@@ -18,7 +18,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from filters.words import is_symbol_word, spacy_words
+from curate.schema import Document
+from filters.text import spacy_tokens
+from filters.words import is_symbol_word
 
 _PARAS = re.compile(r"\n{2,}")
 _LINES = re.compile("\n+")
@@ -61,8 +63,9 @@ def greedy_dup_ngram_chars(words: list[str], n: int) -> int:
     return chars
 
 
-def repetition_reason(text: str, line: tuple, para: tuple, top: list, dup: list) -> str | None:
+def repetition_reason(doc: Document, line: tuple, para: tuple, top: list, dup: list) -> str | None:
     """datatrove's ``GopherRepetitionFilter`` order and counting; reasons as curate names them."""
+    text = doc["text"]
     if not text:
         return "gopher_rep_empty"
     for name, parts, (frac, char_frac) in (
@@ -74,7 +77,7 @@ def repetition_reason(text: str, line: tuple, para: tuple, top: list, dup: list)
             return f"gopher_rep_dup_{name}_frac"
         if char_frac is not None and chars / len(text) > char_frac:
             return f"gopher_rep_dup_{name}_char_frac"
-    words = spacy_words(text)
+    words = spacy_tokens(doc)
     for n, limit in top:
         if len(words) >= n and top_ngram_chars(words, n) / len(text) > limit:
             return f"gopher_rep_top_{n}gram"
@@ -84,9 +87,10 @@ def repetition_reason(text: str, line: tuple, para: tuple, top: list, dup: list)
     return None
 
 
-def quality_reason(stage, text: str) -> str | None:  # noqa: ANN001 - a GopherQuality
+def quality_reason(stage, doc: Document) -> str | None:  # noqa: ANN001 - a GopherQuality
     """datatrove's ``GopherQualityFilter`` order and counting, with ``stage``'s thresholds."""
-    words = spacy_words(text)
+    text = doc["text"]
+    words = spacy_tokens(doc)
     n_words = len(words)
     real = [w for w in words if not is_symbol_word(w)]
     n = len(real)

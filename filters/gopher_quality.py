@@ -85,7 +85,7 @@ class GopherQuality(Stage):
     def process(self, doc: Document) -> str | None:
         text = doc["text"]
         if self.rules == "datatrove":
-            return gopher_datatrove.quality_reason(self, text)
+            return gopher_datatrove.quality_reason(self, doc)
         n = T.word_count(doc)
         doc["word_count"] = n
         if self.min_words is not None and n < self.min_words:

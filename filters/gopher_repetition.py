@@ -125,7 +125,7 @@ class GopherRepetition(Stage):
     def process(self, doc: Document) -> str | None:
         text = doc["text"]
         if self.rules == "datatrove":
-            return gopher_datatrove.repetition_reason(text, self.line, self.para, self.top, self.dup)
+            return gopher_datatrove.repetition_reason(doc, self.line, self.para, self.top, self.dup)
         if not text:
             return "gopher_rep_empty"
         shares = {}

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from curate.schema import Document
-from filters.words import uax29_words
+from filters.words import spacy_words, uax29_words
 
 # DCLM counts page length with fastText's tokenizer and ignore_punctuation=True: a token counts when its
 # first character is alphanumeric. fastText splits only at " \n\r\t\v\f\0" (so "\xa0Home" is one token,
@@ -56,6 +56,11 @@ def rep_words(doc: Document) -> list[str]:
     """DCLM's repetition words (UAX #29 segments starting with a letter or digit, as uniseg splits them;
     see :func:`filters.words.uax29_words`), cached on the document, from the cached whitespace split."""
     return _cached(doc, "_rep_words", lambda t: uax29_words(t, words(doc)))
+
+
+def spacy_tokens(doc: Document) -> list[str]:
+    """datatrove's words of the page (:func:`filters.words.spacy_words`), cached on the document."""
+    return _cached(doc, "_spacy_words", spacy_words)
 
 
 def count_words(text: str) -> int:
