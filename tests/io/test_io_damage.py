@@ -129,7 +129,7 @@ _FUZZ_FILES = [CC, IA]
 
 def _mutate(rng: random.Random, data: bytes, spans: list[tuple[int, int]]) -> tuple[bytes, int]:
     """One damage (flip, zeros, cut, insertion, deletion, wrecked member header); returns (bytes, offset)."""
-    kind = rng.choice(["flip", "flip", "zeros", "cut", "insert", "delete", "header", "flips"])
+    kind = rng.choice(["flip", "flip", "zeros", "cut", "insert", "delete", "header", "flips", "length"])
     o = rng.randrange(len(data))
     if kind == "flip":
         return data[:o] + bytes([data[o] ^ rng.randrange(1, 256)]) + data[o + 1 :], o
@@ -149,6 +149,13 @@ def _mutate(rng: random.Random, data: bytes, spans: list[tuple[int, int]]) -> tu
         return data[:o] + junk + data[o:], o
     if kind == "delete":
         return data[:o] + data[o + rng.randint(1, 2000) :], o
+    if kind == "length" and len(spans) > 1:  # a record's Content-Length rewritten (re-gzipped if need be)
+        s, e = rng.choice(spans)
+        gzipped = data[s : s + 2] == b"\x1f\x8b"
+        rec = gzip.decompress(data[s:e]) if gzipped else data[s:e]
+        n = rng.choice([0, 1, rng.randrange(10**6), 10**12, -5])
+        rec = re.sub(rb"Content-Length: *-?\d+", b"Content-Length: %d" % n, rec, count=1)
+        return data[:s] + (gzip.compress(rec, mtime=0) if gzipped else rec) + data[e:], s
     s, _ = rng.choice(spans)  # "header": the first bytes of a record (its gzip header or WARC/ line)
     n = rng.randint(1, 12)
     return data[:s] + rng.randbytes(n) + data[s + n :], s
