@@ -93,7 +93,8 @@ def read_warc(path: str, source: str | None = None, limits: ReadLimits | None = 
             stream = _Prefixed(head, f)
         kind = archive_kind(head)
         if kind == "warc" or (kind == "garbage" and head[:3] == GZIP_MAGIC):  # first member damaged: resync
-            yield from _read_warc(f, stream, source, limits, gz=head[:2] == b"\x1f\x8b")
+            plain = head.lstrip()[:5] == b"WARC/"  # not gzip, zstd or lz4
+            yield from _read_warc(f, stream, source, limits, gz=head[:2] == b"\x1f\x8b", plain=plain)
         elif kind == "arc":
             yield from _read_arc(stream, source, limits, gz=head[:2] == b"\x1f\x8b")
         elif kind == "garbage":
@@ -110,7 +111,7 @@ class _Damaged(Exception):
         self.doc = doc
 
 
-def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator[dict]:  # noqa: ANN001
+def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool, plain: bool) -> Iterator[dict]:  # noqa: ANN001
     """Iterate with fastwarc; after a record it cannot parse or inflate, count it and restart at the next one.
 
     ``f`` is the opened file, ``stream`` what fastwarc reads first (``f`` itself when seekable). One skip is
@@ -121,7 +122,7 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
     while True:
         # quirks_mode accepts LF-only headers and status lines without a reason phrase (real crawler output)
         tap = MemberTap(stream, seg_start, local_probe(f)) if gz else None
-        gaps = plain_gaps(f, limits.max_payload_bytes + 2**20) if not gz and seekable else None
+        gaps = plain_gaps(f, _cap(limits)) if plain and seekable else None
         # every record type: each member fastwarc yields is one the tap need not inflate to check
         it = ArchiveIterator(tap or stream, record_types=_ANY, parse_http=True, quirks_mode=True)
         damaged: dict | None = None
