@@ -115,10 +115,11 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool, plain: bool
     """Iterate with fastwarc; after a record it cannot parse or inflate, count it and restart at the next one.
 
     ``f`` is the opened file, ``stream`` what fastwarc reads first (``f`` itself when seekable). One skip is
-    counted per damaged stretch: a restart that fails again before any record adds none.
+    counted per damaged record: after a failure past the last good record, the first restart usually begins
+    at the very member that failed, so its failing again adds no second count; any further one does.
     """
     seekable = f.seekable()
-    seg_start, last_pos, produced, ever = 0, 0, True, False
+    seg_start, last_pos, produced, ever, retry_is_same = 0, 0, True, False, False
     while True:
         # quirks_mode accepts LF-only headers and status lines without a reason phrase (real crawler output)
         tap = MemberTap(stream, seg_start, local_probe(f)) if gz else None
@@ -164,16 +165,24 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool, plain: bool
             elif gaps is not None and (gap := gaps.tail()):
                 yield _passed_over(gap[1], gap[0], source, limits)
             return
-        found = _resync(f, max(seg_start, last_pos) + 1, gz)
+        found, passed = _resync(f, max(seg_start, last_pos) + 1, gz)
         if damaged is not None:
             damaged["_skip"] = CORRUPT if found else TRUNCATED
             yield damaged
-        elif produced:
+            retry_is_same = False
+        elif produced or not retry_is_same:
             if found is None:  # nothing after: a cut file, or (no record at all) not an archive
                 reason = TRUNCATED if _says_truncated(failure) else CORRUPT if ever else MALFORMED
             else:
                 reason = CORRUPT
             yield _skip(None, None, None, source, reason)
+            # the failing member is unknown: probably the first damaged one the scan passed, or the one it found
+            passed = max(0, passed - 1) if produced else passed
+            retry_is_same = produced and passed == 0
+        else:
+            retry_is_same = False
+        for _ in range(passed):  # damaged members the scan stepped over: one lost record each
+            yield _skip(None, None, None, source, CORRUPT)
         if found is None:
             return
         seg_start, rest = found
@@ -214,22 +223,23 @@ def _is_parse_failure(exc: BaseException) -> bool:
     return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
-def _resync(f, pos: int, gz: bool) -> tuple[int, bytes] | None:  # noqa: ANN001
-    """The next record start at or after ``pos``, or None (end of file, or a stream that cannot go back)."""
+def _resync(f, pos: int, gz: bool) -> tuple[tuple[int, bytes] | None, int]:  # noqa: ANN001
+    """The next record start at or after ``pos`` (None: end of file, or a stream that cannot go back) and
+    the number of damaged members passed on the way (see :func:`~curate.io.resync.next_record_start`)."""
     try:
         if f.seekable():
             f.seek(pos)
         elif hasattr(f, "reopen_at"):
             f.reopen_at(pos)
         else:
-            return None
+            return None, 0
         return next_record_start(f.read, pos, gz)
     except RetryableError as exc:
         if isinstance(exc.__cause__, ValueError):  # a server without range requests: no way back
-            return None
+            return None, 0
         raise
     except (OSError, ValueError):
-        return None
+        return None, 0
 
 
 def _says_truncated(exc: BaseException | None) -> bool:

@@ -96,6 +96,22 @@ def test_reading_resumes_at_the_next_member(tmp_path):
     assert reasons(docs)["read_corrupt_record"] == 3
 
 
+def test_each_damaged_member_of_a_run_is_counted(tmp_path):
+    data = CC.read_bytes()
+    full = list(read_warc(str(CC), source="s"))
+    spans = record_spans(data)
+    ids = [full[i]["id"] for i in (4, 5, 6)]  # three responses in a row, with their metadata and requests
+    first, last = spans[ids[0]][0], spans[ids[-1]][1]
+    bad = bytearray(data)
+    for s, e in members(data):
+        if first <= s < last:  # every member from the 5th response to the 7th: headers intact, data zeroed
+            bad[s + 60 : e - 20] = bytes(e - s - 80)
+    docs = list(read_warc(write(tmp_path, "run.warc.gz", bytes(bad)), source="s"))
+    assert [d for d in docs if "_skip" not in d] == [d for d in full if d["id"] not in ids]
+    lost = sum(first <= s < last for s, _ in members(data))
+    assert reasons(docs)["read_corrupt_record"] == lost  # one per damaged member (3 responses + 4 others)
+
+
 def test_damaged_first_member_and_garbage_between_members(tmp_path):
     data = CC.read_bytes()
     full = list(read_warc(str(CC), source="s"))
@@ -177,7 +193,7 @@ def test_fuzzed_warcs_never_raise_and_keep_every_record_before_the_damage(tmp_pa
         docs = list(read_warc(write(tmp_path, name, bad), source="s"))  # no exception escapes
         intact = sum(e <= offset for e in ends)  # records wholly before the damage point
         assert docs[:intact] == full[:intact], (offset, intact)
-        assert len(docs) <= 2 * len(full) + 2
+        assert len(docs) <= len(spans) + 2  # at most one document or skip per record (all types)
         for d in docs:
             assert d.get("_skip", "read_corrupt_record") in SKIP_REASONS
             if "_skip" not in d:
