@@ -207,8 +207,51 @@ def worker_datatrove(docs: list[dict], args: argparse.Namespace) -> list[dict]:
         r["pii/text"] = pii.format(d["text"])
         secs["pii"] += time.process_time() - t0
         out.append(r)
+    t0 = time.process_time()
+    removed, clusters = datatrove_minhash(docs, Path(args.output).parent / "dt-minhash")
+    secs["minhash"] = time.process_time() - t0
+    for i, r in enumerate(out):
+        r["minhash"] = "minhash_duplicate" if i in removed else None
+        r["minhash/cluster"] = clusters.get(i)
     worker_datatrove.secs = dict(secs)  # type: ignore[attr-defined]
     return out
+
+
+def datatrove_minhash(docs: list[dict], work: Path) -> tuple[set[int], dict[int, int]]:
+    """datatrove's four MinHash steps with FineWeb's settings (examples/fineweb.py: 5-grams, 14 buckets x 8
+    hashes, 64-bit hashes) on the texts in order: (indices removed, index -> cluster id of every index in a
+    duplicate cluster)."""
+    import shutil
+    import struct
+
+    from datatrove.data import Document
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupSignature,
+    )
+    from datatrove.utils.hashing import HashConfig
+
+    shutil.rmtree(work, ignore_errors=True)
+    cfg = MinhashConfig(hash_config=HashConfig(precision=64), num_buckets=14, hashes_per_bucket=8, n_grams=5)
+    stream = [Document(text=d["text"], id=d["id"]) for d in docs]
+    run = [
+        ([stream, MinhashDedupSignature(output_folder=str(work / "sigs"), config=cfg)], 1),
+        ([MinhashDedupBuckets(input_folder=str(work / "sigs"), output_folder=str(work / "buckets"), config=cfg)],
+         cfg.num_buckets),
+        ([MinhashDedupCluster(input_folder=str(work / "buckets"), output_folder=str(work / "ids"), config=cfg,
+                              save_cluster_id=True)], 1),
+    ]
+    for k, (steps, tasks) in enumerate(run):
+        LocalPipelineExecutor(pipeline=steps, tasks=tasks, workers=1, logging_dir=str(work / f"logs{k}"),
+                              skip_completed=False).run()
+    rem = work / "ids" / "000000.remove"
+    removed = set(struct.unpack(f"<{rem.stat().st_size // 4}I", rem.read_bytes())) if rem.exists() else set()
+    cl = work / "ids" / "000000.clusters"
+    pairs = struct.unpack(f"<{cl.stat().st_size // 4}I", cl.read_bytes()) if cl.exists() else ()
+    return removed, dict(zip(pairs[::2], pairs[1::2]))
 
 
 def worker_versions(kind: str) -> dict:
@@ -403,7 +446,28 @@ def fineweb_section(docs: list[dict], ref: dict, n_ex: int, fineweb_lists: str) 
         cost = f"  (curate {1000 * cpu / len(docs):.3f} ms/doc)"
         kw = {"ours_text": out_texts, "theirs_text": [r.get(f"{name}/text") for r in rows]} if modifies else {}
         results.append((f"fineweb/{name}", compare(f"FineWeb {name}", docs, res, theirs, n_ex, cost=cost, **kw)))
+    results.append(("fineweb/minhash", minhash_section(docs, rows, params["minhash"], n_ex)))
     return results
+
+
+def minhash_section(docs: list[dict], rows: list[dict], params: dict, n_ex: int) -> dict:
+    """Which documents each side removes as near duplicates, and which it puts in a duplicate group (the
+    document kept from a group differs by design: datatrove keeps the first, curate the longest)."""
+    from curate.dedup.api import find_duplicates
+
+    t0 = time.process_time()
+    dup = find_duplicates([d["text"] for d in docs], "minhash", **params)
+    cpu = time.process_time() - t0
+    ours = ["minhash_duplicate" if i in dup else None for i in range(len(docs))]
+    res = compare("FineWeb minhash (removed)", docs, ours, [r["minhash"] for r in rows], n_ex,
+                  cost=f"  (curate {1000 * cpu / len(docs):.3f} ms/doc)")
+    ours_g = {*dup, *dup.values()}
+    theirs_g = {i for i, r in enumerate(rows) if r.get("minhash/cluster") is not None}
+    both = len(ours_g & theirs_g)
+    agree = len(docs) - len(ours_g ^ theirs_g)
+    print(f"in a duplicate group: ours {len(ours_g)}, ref {len(theirs_g)}, both {both}; "
+          f"agreement {agree}/{len(docs)} = {100 * agree / len(docs):.2f}%")
+    return res
 
 
 def main() -> None:

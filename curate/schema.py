@@ -52,6 +52,9 @@ STAGE_FIELDS: list[pa.Field] = [
     pa.field("content_hash", pa.string()),
     pa.field("dup_cluster", pa.string()),
     pa.field("dup_cluster_size", pa.int32()),
+    pa.field("pii_email", pa.int32()),
+    pa.field("pii_phone", pa.int32()),
+    pa.field("pii_ip", pa.int32()),
 ]
 
 # Written by the readers on every record of a WARC/ARC/WET input.

@@ -9,6 +9,7 @@ import numpy as np
 
 from curate.schema import Document
 from curate.stage import Stage, register
+from filters import gopher_datatrove
 from filters import text as T
 
 _PARA = re.compile("\n\n")
@@ -88,7 +89,9 @@ class GopherRepetition(Stage):
 
     Parameters (DCLM / Gopher defaults): dup_line_frac 0.3, dup_para_frac 0.3, dup_line_char_frac 0.2,
     dup_para_char_frac 0.2, top_ngrams {2: 0.2, 3: 0.18, 4: 0.16},
-    dup_ngrams {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}, skip_paragraph false.
+    dup_ngrams {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}, skip_paragraph false,
+    rules ``dclm`` (the counting above; words as uniseg splits them) or ``datatrove`` (FineWeb's counting,
+    spaCy words: see :mod:`filters.gopher_datatrove`).
 
     Reasons: ``gopher_rep_empty``, ``gopher_rep_dup_line_frac``, ``gopher_rep_dup_para_frac``,
     ``gopher_rep_dup_line_char_frac``, ``gopher_rep_dup_para_char_frac``, ``gopher_rep_top_{n}gram``,
@@ -104,7 +107,11 @@ class GopherRepetition(Stage):
         top_ngrams: dict[int, float] | None = None,
         dup_ngrams: dict[int, float] | None = None,
         skip_paragraph: bool = False,
+        rules: str = "dclm",
     ) -> None:
+        if rules not in ("dclm", "datatrove"):
+            raise ValueError("rules must be 'dclm' or 'datatrove'")
+        self.rules = rules
         self.line = (dup_line_frac, dup_line_char_frac)
         self.para = (None, None) if skip_paragraph else (dup_para_frac, dup_para_char_frac)
         top = {2: 0.2, 3: 0.18, 4: 0.16} if top_ngrams is None else top_ngrams
@@ -117,6 +124,8 @@ class GopherRepetition(Stage):
 
     def process(self, doc: Document) -> str | None:
         text = doc["text"]
+        if self.rules == "datatrove":
+            return gopher_datatrove.repetition_reason(doc, self.line, self.para, self.top, self.dup)
         if not text:
             return "gopher_rep_empty"
         shares = {}

@@ -16,11 +16,14 @@ from typing import Any
 import numpy as np
 
 from curate.schema import Document
-from filters.words import uax29_words
+from filters.words import spacy_words, uax29_words
 
-# DCLM counts page length with fastText's whitespace tokenizer and ignore_punctuation=True: a token counts
-# when its first character is alphanumeric. One C-level regex scan instead of a per-token Python loop.
-_WORD_START = re.compile(r"(?<!\S)[^\W_]")
+# DCLM counts page length with fastText's tokenizer and ignore_punctuation=True: a token counts when its
+# first character is alphanumeric. fastText splits only at " \n\r\t\v\f\0" (so "\xa0Home" is one token,
+# not counted); one C-level regex scan finds the starts of the counted tokens.
+_WORD_START = re.compile(r"(?<![^ \n\r\t\v\f\x00])[^\W_]")
+# ASCII text without these splits the same under str.split() and fastText's tokenizer
+_SPLITS_DIFFER = re.compile(r"[\x00\x1c-\x1f]")
 _first = itemgetter(0)
 
 
@@ -55,8 +58,13 @@ def rep_words(doc: Document) -> list[str]:
     return _cached(doc, "_rep_words", lambda t: uax29_words(t, words(doc)))
 
 
+def spacy_tokens(doc: Document) -> list[str]:
+    """datatrove's words of the page (:func:`filters.words.spacy_words`), cached on the document."""
+    return _cached(doc, "_spacy_words", spacy_words)
+
+
 def count_words(text: str) -> int:
-    """DCLM's page word count: whitespace tokens whose first character is alphanumeric."""
+    """DCLM's page word count: fastText tokens whose first character is alphanumeric."""
     return len(_WORD_START.findall(text))
 
 
@@ -65,12 +73,16 @@ def _count_tokens(toks: list[str]) -> int:
 
 
 def word_count(doc: Document) -> int:
-    """:func:`count_words` of the page from the cached whitespace tokens (C-level maps, no regex scan)."""
+    """:func:`count_words` of the page, from the cached whitespace tokens (C-level maps, no regex scan) when
+    the page is ASCII without the characters where the two splits differ."""
     text = doc["text"]
     hit = doc.get("_word_count")
     if hit is not None and hit[0] is text:
         return hit[1]
-    n = _count_tokens(words(doc))
+    if text.isascii() and _SPLITS_DIFFER.search(text) is None:
+        n = _count_tokens(words(doc))
+    else:
+        n = count_words(text)
     doc["_word_count"] = (text, n)
     return n
 

@@ -44,13 +44,23 @@ def _candidates(buf: bytes, start: int, end: int, gz: bool):  # noqa: ANN202 - g
             yield m.start(1)
 
 
-def next_record_start(read: Callable[[int], bytes], pos: int, gz: bool) -> tuple[int, bytes] | None:
+def _gzip_header(head: bytes) -> bool:
+    """A plausible gzip member header: magic, deflate, no reserved flag bits, a known XFL (writers put
+    all sorts of values in the OS byte)."""
+    return len(head) >= 10 and not head[3] & 0xE0 and head[8] in (0, 2, 4)
+
+
+def next_record_start(
+    read: Callable[[int], bytes], pos: int, gz: bool
+) -> tuple[tuple[int, bytes] | None, int]:
     """Scan forward with ``read`` (a stream positioned at absolute offset ``pos``) for the next record start.
 
-    Returns ``(offset, bytes)``: the absolute offset of the record and the bytes already read from there
-    (a forward-only stream continues after them), or None when the file ends first.
+    Returns ``(found, passed)``. ``found`` is ``(offset, bytes)``, the absolute offset of the record and the
+    bytes already read from there (a forward-only stream continues after them), or None when the file ends
+    first; ``passed`` counts the gzip members on the way that have a proper header but do not inflate to a
+    WARC record (damaged members: each one a lost record).
     """
-    buf, base, eof = b"", pos, False
+    buf, base, eof, passed = b"", pos, False, 0
     while True:
         if not eof:
             chunk = read(SCAN_BLOCK)
@@ -59,7 +69,8 @@ def next_record_start(read: Callable[[int], bytes], pos: int, gz: bool) -> tuple
         end = len(buf) if eof else max(0, len(buf) - _PROBE)  # a candidate needs its probe bytes read
         for i in _candidates(buf, 0, end, gz):
             if is_record_start(buf[i : i + _PROBE], gz):
-                return base + i, buf[i:]
+                return (base + i, buf[i:]), passed
+            passed += gz and _gzip_header(buf[i : i + 10])
         if eof:
-            return None
+            return None, passed
         buf, base = buf[end:], base + end

@@ -15,6 +15,11 @@ Policy choices:
   the file. We undo transfer/content encodings here instead, only for the few records that declare them
   (Common Crawl renames them to ``X-Crawler-*``), and inflate incrementally with a hard output cap.
 - ARC is parsed by hand: fastwarc reads only WARC, and no maintained ARC reader is among our dependencies.
+- Damage costs the damaged record, not the rest of the file. fastwarc stops at a record it cannot parse or
+  inflate; the reader counts one ``read_corrupt_record`` and starts a new iterator at the next gzip member
+  (or ``WARC/`` line) that inflates to a WARC header (``resync.py``; a remote file goes back with a range
+  request). A record fastwarc steps over without a word (no ``WARC/1.0`` line, a mangled header) is found
+  by checking member starts or record extents and read leniently, or counted (``missed.py``).
 """
 
 from __future__ import annotations
@@ -25,12 +30,12 @@ import posixpath
 import zlib
 from collections.abc import Iterator
 
-from fastwarc.warc import ArchiveIterator
+from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from curate.errors import RetryableError, ShardError
 from curate.io.arc import _arc_record as _http_block_doc
 from curate.io.arc import _read_arc
-from curate.io.missed import MemberTap, lenient_record, read_member, record_id
+from curate.io.missed import MemberTap, lenient_record, local_probe, plain_gaps, read_member, record_id
 from curate.io.payload import (  # noqa: F401 - SKIP_REASONS, ReadLimits… are part of this module's API
     _CONVERSION,
     _DOC_TYPES,
@@ -53,6 +58,8 @@ from curate.io.payload import (  # noqa: F401 - SKIP_REASONS, ReadLimits… are 
 from curate.io.remote import open_with_retries
 from curate.io.resync import GZIP_MAGIC, next_record_start
 from curate.io.sniff import archive_kind
+
+_ANY = WarcRecordType.any_type
 
 __all__ = ["HTML_TYPES", "SKIP_REASONS", "ReadLimits", "decode_http_body", "read_warc"]
 
@@ -86,7 +93,8 @@ def read_warc(path: str, source: str | None = None, limits: ReadLimits | None = 
             stream = _Prefixed(head, f)
         kind = archive_kind(head)
         if kind == "warc" or (kind == "garbage" and head[:3] == GZIP_MAGIC):  # first member damaged: resync
-            yield from _read_warc(f, stream, source, limits, gz=head[:2] == b"\x1f\x8b")
+            plain = head.lstrip()[:5] == b"WARC/"  # not gzip, zstd or lz4
+            yield from _read_warc(f, stream, source, limits, gz=head[:2] == b"\x1f\x8b", plain=plain)
         elif kind == "arc":
             yield from _read_arc(stream, source, limits, gz=head[:2] == b"\x1f\x8b")
         elif kind == "garbage":
@@ -103,18 +111,21 @@ class _Damaged(Exception):
         self.doc = doc
 
 
-def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator[dict]:  # noqa: ANN001
+def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool, plain: bool) -> Iterator[dict]:  # noqa: ANN001
     """Iterate with fastwarc; after a record it cannot parse or inflate, count it and restart at the next one.
 
     ``f`` is the opened file, ``stream`` what fastwarc reads first (``f`` itself when seekable). One skip is
-    counted per damaged stretch: a restart that fails again before any record adds none.
+    counted per damaged record: after a failure past the last good record, the first restart usually begins
+    at the very member that failed, so its failing again adds no second count; any further one does.
     """
     seekable = f.seekable()
-    seg_start, last_pos, produced, ever = 0, 0, True, False
+    seg_start, last_pos, produced, ever, retry_is_same = 0, 0, True, False, False
     while True:
         # quirks_mode accepts LF-only headers and status lines without a reason phrase (real crawler output)
-        tap = MemberTap(stream, seg_start) if gz else None
-        it = ArchiveIterator(tap or stream, record_types=_DOC_TYPES, parse_http=True, quirks_mode=True)
+        tap = MemberTap(stream, seg_start, local_probe(f)) if gz else None
+        gaps = plain_gaps(f, _cap(limits)) if plain and seekable else None
+        # every record type: each member fastwarc yields is one the tap need not inflate to check
+        it = ArchiveIterator(tap or stream, record_types=_ANY, parse_http=True, quirks_mode=True)
         damaged: dict | None = None
         failure: BaseException | None = None
         while True:
@@ -123,7 +134,7 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
             except StopIteration:
                 if tap is not None:  # members after the last record that fastwarc passed over
                     for pos in tap.passed_over(float("inf")):
-                        yield _passed_over(f, pos, source, limits)
+                        yield _passed_over(read_member(f, pos, _cap(limits)), pos, source, limits)
                 break
             except RetryableError:
                 raise
@@ -135,7 +146,11 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
             last_pos, produced, ever = rec.stream_pos, True, True
             if tap is not None:
                 for pos in tap.passed_over(last_pos, yielded=last_pos):
-                    yield _passed_over(f, pos, source, limits)
+                    yield _passed_over(read_member(f, pos, _cap(limits)), pos, source, limits)
+            elif gaps is not None and (gap := gaps.before(last_pos, rec.headers.get("Content-Length"))):
+                yield _passed_over(gap[1], gap[0], source, limits)
+            if not rec.record_type & _DOC_TYPES:
+                continue
             try:
                 doc = _warc_record(rec, source, limits)
             except _Damaged as exc:
@@ -147,17 +162,27 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
             # fastwarc silently drops a last record whose headers or gzip member are cut: check the tail
             if seekable and not _tail_is_complete(f, last_pos):
                 yield _skip(None, None, None, source, TRUNCATED)
+            elif gaps is not None and (gap := gaps.tail()):
+                yield _passed_over(gap[1], gap[0], source, limits)
             return
-        found = _resync(f, max(seg_start, last_pos) + 1, gz)
+        found, passed = _resync(f, max(seg_start, last_pos) + 1, gz)
         if damaged is not None:
             damaged["_skip"] = CORRUPT if found else TRUNCATED
             yield damaged
-        elif produced:
+            retry_is_same = False
+        elif produced or not retry_is_same:
             if found is None:  # nothing after: a cut file, or (no record at all) not an archive
                 reason = TRUNCATED if _says_truncated(failure) else CORRUPT if ever else MALFORMED
             else:
                 reason = CORRUPT
             yield _skip(None, None, None, source, reason)
+            # the failing member is unknown: probably the first damaged one the scan passed, or the one it found
+            passed = max(0, passed - 1) if produced else passed
+            retry_is_same = produced and passed == 0
+        else:
+            retry_is_same = False
+        for _ in range(passed):  # damaged members the scan stepped over: one lost record each
+            yield _skip(None, None, None, source, CORRUPT)
         if found is None:
             return
         seg_start, rest = found
@@ -169,10 +194,13 @@ def _read_warc(f, stream, source: str, limits: ReadLimits, gz: bool) -> Iterator
         produced = False
 
 
-def _passed_over(f, pos: int, source: str, limits: ReadLimits) -> dict:  # noqa: ANN001
-    """A document-type record at ``pos`` that fastwarc did not yield (its header is damaged): read it
+def _cap(limits: ReadLimits) -> int:
+    return limits.max_payload_bytes + 2**20  # the largest body read, plus room for its headers
+
+
+def _passed_over(data: bytes | None, pos: int, source: str, limits: ReadLimits) -> dict:
+    """The bytes of a record at ``pos`` that fastwarc did not yield (its header is damaged): read it
     leniently, or count it (``read_malformed_record``)."""
-    data = read_member(f, pos, limits.max_payload_bytes + 2**20)
     parsed = lenient_record(data) if data else None
     if parsed is None:
         return _skip(None, None, None, source, MALFORMED)
@@ -195,22 +223,23 @@ def _is_parse_failure(exc: BaseException) -> bool:
     return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
-def _resync(f, pos: int, gz: bool) -> tuple[int, bytes] | None:  # noqa: ANN001
-    """The next record start at or after ``pos``, or None (end of file, or a stream that cannot go back)."""
+def _resync(f, pos: int, gz: bool) -> tuple[tuple[int, bytes] | None, int]:  # noqa: ANN001
+    """The next record start at or after ``pos`` (None: end of file, or a stream that cannot go back) and
+    the number of damaged members passed on the way (see :func:`~curate.io.resync.next_record_start`)."""
     try:
         if f.seekable():
             f.seek(pos)
         elif hasattr(f, "reopen_at"):
             f.reopen_at(pos)
         else:
-            return None
+            return None, 0
         return next_record_start(f.read, pos, gz)
     except RetryableError as exc:
         if isinstance(exc.__cause__, ValueError):  # a server without range requests: no way back
-            return None
+            return None, 0
         raise
     except (OSError, ValueError):
-        return None
+        return None, 0
 
 
 def _says_truncated(exc: BaseException | None) -> bool:

@@ -195,8 +195,8 @@ def test_cli_defaults_three_seeds_no_budget_no_repeat_and_repeatable_eval():
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
-    argv = ["ablate", "-i", "c.warc.gz", "--eval", "wiki=w.txt", "n.jsonl", "--eval", "p.parquet", "-o", "out"]
+    argv = ["ablate", "-i", "c.warc.gz", "--eval", "wiki=w.txt", "n.jsonl", "--eval", "p.parquet", "-o", "o"]
     args = parser.parse_args(argv)
-    assert args.eval == ["wiki=w.txt", "n.jsonl", "p.parquet"]
+    assert args.eval == ["wiki=w.txt", "n.jsonl", "p.parquet"] and args.output == "o"
     assert args.seeds == "0,1,2" and args.max_tokens is None
     assert not args.allow_repeat and not args.no_fit_quality

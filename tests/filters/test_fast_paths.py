@@ -4,8 +4,11 @@ whole line-modifier pass (against DCLM's per-line loop, kept here as the referen
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+import regex
 
 from curate.stage import ensure_setup
 from filters import refinedweb as R
@@ -42,9 +45,24 @@ def test_remove_urls_equals_dclm_regexes(pages):
         assert R.remove_urls(t, tlds) == ref, t[:80]
 
 
-def test_rep_words_equal_regex_on_page(pages):
-    for t in pages:
-        assert T.rep_words({"text": t}) == T._REP_WORD.findall(t)
+def uax29_plain(t: str) -> list[str]:
+    """The plain twin of ``uax29_words``: the regex module's UAX #29 boundaries over the whole page."""
+    cuts = sorted({0, len(t), *(m.start() for m in regex.finditer(r"(?w)\b", t))})
+    return [w for a, b in zip(cuts, cuts[1:]) if (w := t[a:b]) and w[0].isalnum()]
+
+
+def test_rep_words_equal_uax29_on_page(pages):
+    extra = ["Don't 11:15 U.S. e.g. a,b 3,000.5 _x a_b x_ Gemu\u0308se ’tis l’homme 中文字 ｶﾀｶﾅ 3a a3 a:b"]
+    for t in pages + extra:
+        assert T.rep_words({"text": t}) == uax29_plain(t), t[:80]
+
+
+def test_fasttext_word_count_on_page(pages):
+    """DCLM counts words as fastText splits them (only " \\n\\r\\t\\v\\f\\0" separate tokens)."""
+    for t in pages + ["\u00a0Home\u00a0News a\u2009b c\x1cd e\x00f"]:
+        toks = [w for w in re.split("[ \n\r\t\v\f\x00]+", t) if w]
+        expect = sum(w[0].isalnum() for w in toks)
+        assert T.count_words(t) == expect and T.word_count({"text": t}) == expect, t[:80]
 
 
 def test_boilerplate_hint_equals_regex(pages):
@@ -125,7 +143,7 @@ def test_ngram_bounds_keep_reasons(pages):
     stage = GopherRepetition(dup_line_frac=None, dup_para_frac=None, dup_line_char_frac=None,
                              dup_para_char_frac=None, dup_ngrams={})
     for t in pages:
-        ws = T._REP_WORD.findall(t)
+        ws = uax29_plain(t)
         if len(ws) < 2:
             continue
         h = T.word_hashes(ws)

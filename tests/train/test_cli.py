@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MICRO
+from tokenizers import Tokenizer
 
 from train.cli import main, register
 
@@ -104,13 +105,45 @@ def test_tokenizer_and_tokenize_commands(
                 str(tok),
                 "--output",
                 str(tmp_path / "tokens"),
+                "--shard-tokens",
+                "10k",
+                "--format",
+                "nanogpt",
             ]
         )
         == 0
     )
     manifest = json.loads((tmp_path / "tokens" / "manifest.json").read_text())
-    assert len(manifest["shards"]) == 2 and manifest["tokenizer"]["vocab_size"] == 300
-    assert "2 shards" in capsys.readouterr().out
+    n = -(-manifest["train_tokens"] // 10_000)
+    assert n > 1 and len(manifest["shards"]) == n and manifest["tokenizer"]["vocab_size"] == 300
+    assert f"{n} shards (global shuffle)" in capsys.readouterr().out
+    assert (tmp_path / "tokens" / "nanogpt" / "train.bin").stat().st_size == 2 * manifest["train_tokens"]
+    # A mixture: equal token shares, the smaller source repeated up to twice.
+    mix = ["--mix", f"a={corpus}/part-00000.parquet:1", f"b={corpus}/part-0000[123].parquet:1"]
+    args = ["tokenize", *mix, "--max-epochs", "2", "--tokenizer", str(tok), "--output", str(tmp_path / "m")]
+    assert main(args) == 0
+    m = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    a, b = m["sources"]["a"], m["sources"]["b"]
+    assert a["epochs"] == 2.0 and abs(a["target_tokens"] - b["target_tokens"]) <= 1
+    assert "a: " in capsys.readouterr().out
+    assert main(["tokenize", *mix, "--max-epochs", "c=2", "--tokenizer", str(tok), "--output", "x"]) == 2
+    assert main(["tokenize", "--input", "x", *mix, "--tokenizer", str(tok), "--output", "x"]) == 2
+    # A tokenizer from GPT-2 style files.
+    vocab, merges = Tokenizer.from_file(str(tok)).model.save(str(tmp_path))
+    args = [
+        "tokenizer",
+        "from-vocab",
+        "--vocab",
+        vocab,
+        "--merges",
+        merges,
+        "--output",
+        str(tmp_path / "v.json"),
+    ]
+    assert main(args) == 0
+    assert Tokenizer.from_file(str(tmp_path / "v.json")).encode("the end").ids == (
+        Tokenizer.from_file(str(tok)).encode("the end").ids
+    )
 
 
 def test_train_with_a_token_budget(token_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
