@@ -7,9 +7,9 @@ byte ranges numbers its rows by byte offset instead (``<source>@<offset>``): a r
 lines came before it.
 
 Skips: ``read_bad_json`` (a line that is not JSON), ``read_no_text`` (no string ``text``),
-``read_truncated_file`` (a compressed stream or the last line cut short), ``read_corrupt_record`` (a
-Parquet row group that cannot be decoded; the next one is read), ``read_malformed_record`` (a file that is
-not Parquet at all). Repairs: a UTF-8 BOM is dropped; a lone UTF-16 surrogate escape (a cut emoji,
+``read_truncated_file`` (a compressed stream or the last line cut short), ``read_corrupt_record`` (corrupt
+compressed JSONL: the rest of the file is lost; a Parquet row group that cannot be decoded, the next one is
+read; a Parquet value that is not valid UTF-8), ``read_malformed_record`` (a file that is not Parquet at all). Repairs: a UTF-8 BOM is dropped; a lone UTF-16 surrogate escape (a cut emoji,
 ``"\\ud83d"``) becomes U+FFFD, so the text can be written as UTF-8.
 """
 
@@ -20,6 +20,7 @@ import gzip
 import io
 import json
 import re
+import zlib
 from collections.abc import Iterator
 
 import fsspec
@@ -128,8 +129,11 @@ def read_jsonl(
         while end is None or pos < end:
             try:
                 line = f.readline()
-            except (OSError, EOFError, ValueError, zstandard.ZstdError):  # cut or corrupt compressed stream
+            except EOFError:  # a compressed stream that ends early
                 yield {"id": f"{source}:{lineno + 1}", "source": source, "_skip": TRUNCATED}
+                return
+            except (OSError, ValueError, zlib.error, zstandard.ZstdError):  # corrupt compressed data
+                yield {"id": f"{source}:{lineno + 1}", "source": source, "_skip": CORRUPT}
                 return
             if not line:
                 return
@@ -171,11 +175,11 @@ def read_parquet(
     with f:
         try:
             pf = pq.ParquetFile(f)
-        except (pa.ArrowException, ValueError):  # not Parquet, or its footer is damaged
-            yield {"id": f"{source}:0", "source": source, "_skip": MALFORMED}
+        except (pa.ArrowException, ValueError, OSError) as e:
+            if isinstance(e, OSError) and _may_pass(e):
+                raise ShardError(f"{path}: cannot read: {e!r}") from e
+            yield {"id": f"{source}:0", "source": source, "_skip": MALFORMED}  # not Parquet, or a bad footer
             return
-        except OSError as e:
-            raise ShardError(f"{path}: cannot read: {e!r}") from e
         meta = pf.metadata
         first_row = [0]
         for i in range(meta.num_row_groups):
@@ -192,11 +196,33 @@ def read_parquet(
                 except (pa.ArrowException, ValueError, OSError):  # damaged pages: this row group is lost
                     yield {"id": f"{source}:{row + 1}", "source": source, "_skip": CORRUPT}
                     break
-                for r in batch.to_pylist():
+                for r in _batch_rows(batch):
                     row += 1
                     rid = f"{source}:{row}"
+                    if r is None:  # a value that does not decode (bad UTF-8 in a string column)
+                        yield {"id": rid, "source": source, "_skip": CORRUPT}
+                        continue
                     if not has_text or not isinstance(r.get("text"), str):
                         own = r.get("id")
                         yield {"id": str(own) if own is not None else rid, "source": source, "_skip": NO_TEXT}
                         continue
                     yield _finish(r, rid, source)
+
+
+def _may_pass(e: OSError) -> bool:
+    """An OS or network failure (worth a retry), not pyarrow's OSError for bytes it cannot decode."""
+    return e.errno is not None or isinstance(e, ConnectionError | TimeoutError)
+
+
+def _batch_rows(batch) -> Iterator[dict | None]:  # noqa: ANN001 - a pyarrow RecordBatch
+    """The batch's rows as dicts; a row whose values cannot be converted is None (the others are kept)."""
+    try:
+        yield from batch.to_pylist()
+        return
+    except (UnicodeDecodeError, ValueError, ArithmeticError):
+        pass
+    for i in range(batch.num_rows):
+        try:
+            yield batch.slice(i, 1).to_pylist()[0]
+        except (UnicodeDecodeError, ValueError, ArithmeticError):
+            yield None

@@ -285,3 +285,46 @@ def test_read_limits_from_a_recipe_override():
     recipe = load_recipe("quickstart", ["read.max_payload_bytes=-1"], check=False)
     with pytest.raises(RecipeError, match="max_payload_bytes"):
         read_limits(recipe)
+
+
+# --------------------------------------------------------------- seeded fuzz of JSONL and Parquet inputs
+
+
+def _fuzz_inputs(tmp_path: Path) -> dict[str, bytes]:
+    import bz2
+
+    data = WIKI.read_bytes()
+    pq.write_table(pa.table({"text": [r["text"] for r in rows(WIKI)]}), tmp_path / "w.parquet", row_group_size=10)
+    return {
+        "w.jsonl": data,
+        "w.jsonl.gz": gzip.compress(data),
+        "w.jsonl.zst": zstandard.ZstdCompressor().compress(data),
+        "w.jsonl.bz2": bz2.compress(data),
+        "w.parquet": (tmp_path / "w.parquet").read_bytes(),
+    }
+
+
+@pytest.mark.parametrize("name", ["w.jsonl", "w.jsonl.gz", "w.jsonl.zst", "w.jsonl.bz2", "w.parquet"])
+def test_fuzzed_jsonl_and_parquet_never_raise(tmp_path, name):
+    import random
+
+    data = _fuzz_inputs(tmp_path)[name]
+    texts = [r["text"] for r in rows(WIKI)]
+    line_ends = [i + 1 for i, b in enumerate(WIKI.read_bytes()) if b == 0x0A]
+    rng = random.Random(name)
+    for _ in range(60):
+        bad = bytearray(data)
+        offsets = [rng.randrange(len(bad)) for _ in range(rng.randint(1, 4))]
+        for o in offsets:
+            bad[o] ^= rng.randrange(1, 256)
+        if rng.random() < 0.3:
+            offsets.append(rng.randrange(len(bad)))
+            bad = bad[: offsets[-1]]
+        p = tmp_path / name
+        p.write_bytes(bytes(bad))
+        reader = read_parquet(str(p)) if name.endswith(".parquet") else read_jsonl(str(p), "w")
+        docs = list(reader)  # no exception escapes
+        assert all(d.get("_skip", "read_ok").startswith("read_") for d in docs)
+        if name == "w.jsonl":  # every line that ends before the first damaged byte is kept
+            intact = sum(e <= min(offsets) for e in line_ends)
+            assert [d.get("text") for d in docs[:intact]] == texts[:intact]
