@@ -25,6 +25,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "exact_dedup": "curate.dedup.exact",
     "line_dedup": "curate.dedup.exact",
     "minhash": "curate.dedup.minhash",
+    "decontaminate": "filters.decontaminate",
 }
 
 # Import name → what to install, for the hint in the error of a stage whose module fails to import.

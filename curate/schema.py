@@ -55,6 +55,9 @@ STAGE_FIELDS: list[pa.Field] = [
     pa.field("pii_email", pa.int32()),
     pa.field("pii_phone", pa.int32()),
     pa.field("pii_ip", pa.int32()),
+    pa.field("decontam_benchmarks", pa.list_(pa.string())),  # decontaminate: benchmarks hit
+    pa.field("decontam_ngrams", pa.int32()),
+    pa.field("decontam_paragraphs", pa.int32()),
 ]
 
 # Written by the readers on every record of a WARC/ARC/WET input.
