@@ -1,15 +1,22 @@
-"""Extraction quality on trafilatura's evaluation set: resiliparse vs trafilatura, side by side (one core).
+"""Extraction quality on five dev sets: resiliparse, trafilatura and curate's own method, side by side.
 
-Input: ../shared/data/html/trafilatura-eval/tests/ (Apache-2.0): ``evaldata.json`` maps 990 URLs to a page
-file (gzipped under ``cache/`` or ``eval/``) with snippets the extracted text must contain (``with``) and
-must not contain (``without``). Scoring is trafilatura's own ``tests/evaluate.py``: a ``with`` snippet found
-is a true positive, missed a false negative; a ``without`` snippet found is a false positive, absent a true
-negative; no output counts every ``with`` as missed. Precision tp/(tp+fp), recall tp/(tp+fn), accuracy,
-F1 = 2tp/(2tp+fp+fn), summed over all pages. Both extractors get the same ``str``, decoded by curate's
-``decode_html`` (no HTTP charset). Throughput is CPU time (``time.process_time``) of the extraction call
-only, so the two rates are a ratio measured in the same run.
+Sets (under ../shared/data/html/; see its README for licences — the research-use sets are read here, never
+copied into the repository):
 
-    .venv/bin/python benchmarks/bench_extract_quality.py [--limit N]
+- ``trafilatura-eval`` (Apache-2.0): 990 pages with snippets the text must contain (``with``) and must not
+  contain (``without``). Scored as trafilatura's ``tests/evaluate.py``: a ``with`` snippet found is a true
+  positive, missed a false negative; a ``without`` snippet found is a false positive; no output misses every
+  ``with``. Precision, recall and F1 = 2tp/(2tp+fp+fn) are summed over all pages.
+- ``cleaneval-dev`` (58 pages), ``cleanportaleval`` (71), ``l3s-gn1`` (621; gold = the annotated headline and
+  full-text spans, ``x-nc-sel1`` and ``x-nc-sel2``) and ``readability`` (130; gold = ``expected.html``): gold
+  main text. Scored per page as bag-of-words overlap (lowercased ``\\w+`` tokens, multiset intersection):
+  precision = common/extracted, recall = common/gold; P, R and F1 are averaged over pages (an empty output
+  scores 0 on all three).
+
+Every extractor gets the same ``str``, decoded by curate's ``decode_html`` (no HTTP charset). Throughput is
+CPU time (``time.process_time``) of the extraction call only, so the rates are ratios within one run.
+
+    .venv/bin/python benchmarks/bench_extract_quality.py [--limit N] [--sets a,b] [--methods a,b]
 """
 
 from __future__ import annotations
@@ -19,97 +26,160 @@ import gzip
 import json
 import os
 import platform
+import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "html" / "trafilatura-eval" / "tests"
+HTML = Path(os.environ.get("CURATE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "html"
+SETS = ("trafilatura-eval", "cleaneval-dev", "cleanportaleval", "l3s-gn1", "readability")
+_TOKEN = re.compile(r"\w+")
+_CLEANEVAL_MARK = re.compile(r"^\s*<[phl]>", re.M)
 
 
-def load_pages(limit: int = 0) -> list[tuple[str, dict]]:
-    """(decoded html, annotation) for every page of evaldata.json, in file order."""
+def _decode(raw: bytes) -> str:
     from curate.io.charset import decode_html
 
-    items = json.loads((EVAL / "evaldata.json").read_text(encoding="utf-8"))
-    pages = []
-    for item in items.values():
-        for sub in ("cache", "eval"):
-            p = EVAL / sub / (item["file"] + ".gz")
-            if p.exists():
-                pages.append((decode_html(gzip.decompress(p.read_bytes()), None)[0], item))
+    return decode_html(raw, None)[0]
+
+
+def _html_text(html: str, classes: tuple[str, ...] | None = None) -> str:
+    """Text of an HTML document; with ``classes``, only of the outermost elements having one of them."""
+    import lxml.html
+
+    root = lxml.html.fromstring(html)
+    for bad in root.xpath("//script|//style"):
+        bad.drop_tree()
+    if classes is None:
+        return root.text_content()
+    cond = " or ".join(f"contains(concat(' ', @class, ' '), ' {c} ')" for c in classes)
+    parts = [e.text_content() for e in root.xpath(f"//*[{cond}][not(ancestor::*[{cond}])]")]
+    return "\n".join(parts)
+
+
+def load_set(name: str, limit: int = 0) -> list[tuple[str, dict | str]]:
+    """(decoded html, gold) pairs of one dev set; gold is the snippet item or the gold text."""
+    pages: list[tuple[str, dict | str]] = []
+    if name == "trafilatura-eval":
+        tests = HTML / name / "tests"
+        for item in json.loads((tests / "evaldata.json").read_text(encoding="utf-8")).values():
+            path = next(p for sub in ("cache", "eval") if (p := tests / sub / (item["file"] + ".gz")).exists())
+            pages.append((_decode(gzip.decompress(path.read_bytes())), item))
+            if limit and len(pages) >= limit:
                 break
+        return pages
+    if name == "readability":
+        dirs = sorted(p for p in (HTML / name / "test-pages").iterdir() if (p / "expected.html.gz").exists())
+        items = [(d / "source.html.gz", d / "expected.html.gz") for d in dirs]
+    else:
+        items = [(p, p) for p in sorted((HTML / name / "input").glob("*.html.gz"))]
+    for src, gold_path in items[: limit or None]:
+        html = _decode(gzip.decompress(src.read_bytes()))
+        if name == "readability":
+            gold = _html_text(gzip.decompress(gold_path.read_bytes()).decode("utf-8"))
+        elif name == "l3s-gn1":
+            raw = gzip.decompress((HTML / name / "GoldStandard" / (src.name[:-8] + ".txt.gz")).read_bytes())
+            gold = _html_text(_decode(raw), ("x-nc-sel1", "x-nc-sel2"))
         else:
-            raise FileNotFoundError(item["file"])
-        if limit and len(pages) >= limit:
-            break
+            raw = (HTML / name / "GoldStandard" / (src.name[:-8] + ".txt")).read_bytes()
+            text = _decode(raw)
+            text = re.sub(r"\A\s*URL:[^\n]*\n", "", text)
+            gold = _CLEANEVAL_MARK.sub("", text)
+        pages.append((html, gold))
     return pages
 
 
-def score(result: str | None, item: dict) -> tuple[int, int, int, int]:
-    """(tp, fn, fp, tn) of one page, as trafilatura's ``evaluate_result``."""
-    if result is None:
-        return 0, len(item["with"]), len(item["without"]), 0
+def snippet_counts(result: str | None, item: dict) -> tuple[int, int, int]:
+    """(tp, fn, fp) of one trafilatura-eval page, as trafilatura's ``evaluate_result``."""
+    if not result:
+        return 0, len(item["with"]), len(item["without"])
     tp = sum(s in result for s in item["with"])
-    fp = sum(s in result for s in item["without"])
-    return tp, len(item["with"]) - tp, fp, len(item["without"]) - fp
+    return tp, len(item["with"]) - tp, sum(s in result for s in item["without"])
 
 
-def run(extract: Callable[[str], str | None], pages: list[tuple[str, dict]]) -> tuple[list[int], float]:
-    """Summed (tp, fn, fp, tn) and CPU seconds spent in ``extract``."""
-    totals = [0, 0, 0, 0]
+def token_prf(result: str | None, gold: str) -> tuple[float, float, float]:
+    """Bag-of-words precision, recall and F1 of one page against its gold text."""
+    got = Counter(_TOKEN.findall((result or "").lower()))
+    want = Counter(_TOKEN.findall(gold.lower()))
+    common = sum((got & want).values())
+    if not common:
+        return 0.0, 0.0, 0.0
+    p, r = common / sum(got.values()), common / sum(want.values())
+    return p, r, 2 * p * r / (p + r)
+
+
+def evaluate(
+    extract: Callable[[str], str | None], pages: list[tuple[str, dict | str]]
+) -> tuple[float, float, float, float, list[str | None]]:
+    """(precision, recall, F1, CPU seconds, outputs) of ``extract`` on one set."""
+    outs: list[str | None] = []
     spent = 0.0
-    for html, item in pages:
+    for html, _ in pages:
         t0 = time.process_time()
         try:
             out = extract(html)
         except Exception:  # noqa: BLE001 - an extractor failing on a page scores as no output, as upstream
             out = None
         spent += time.process_time() - t0
-        for i, v in enumerate(score(out, item)):
-            totals[i] += v
-    return totals, spent
+        outs.append(out)
+    return (*score(outs, pages), spent, outs)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--limit", type=int, default=0, help="first N pages only")
-    args = ap.parse_args()
+def score(outs: list[str | None], pages: list[tuple[str, dict | str]]) -> tuple[float, float, float]:
+    if isinstance(pages[0][1], dict):
+        tp = fn = fp = 0
+        for out, (_, item) in zip(outs, pages):
+            a, b, c = snippet_counts(out, item)  # type: ignore[arg-type]
+            tp, fn, fp = tp + a, fn + b, fp + c
+        return tp / max(1, tp + fp), tp / max(1, tp + fn), 2 * tp / max(1, 2 * tp + fp + fn)
+    prf = [token_prf(out, gold) for out, (_, gold) in zip(outs, pages)]  # type: ignore[arg-type]
+    return tuple(sum(x[i] for x in prf) / len(prf) for i in range(3))  # type: ignore[return-value]
+
+
+def extractors() -> dict[str, Callable[[str], str | None]]:
     from importlib.metadata import version
 
     import trafilatura
     from resiliparse.extract.html2text import extract_plain_text
 
-    pages = load_pages(args.limit)
-    n_with = sum(len(it["with"]) for _, it in pages)
-    n_without = sum(len(it["without"]) for _, it in pages)
+    from curate.extract_curate import extract_curate
+
+    return {
+        "resiliparse": lambda h: extract_plain_text(h, main_content=True),
+        "trafilatura": lambda h: trafilatura.extract(h, favor_precision=True),
+        "curate": extract_curate,
+        "_versions": f"resiliparse {version('resiliparse')} (main_content=True), trafilatura "  # type: ignore
+        f"{version('trafilatura')} (favor_precision=True), curate (method: curate)",
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--limit", type=int, default=0, help="first N pages of each set only")
+    ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--methods", default="resiliparse,trafilatura,curate")
+    args = ap.parse_args()
+    ex = extractors()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, python "
         f"{platform.python_version()}; one core; load average {os.getloadavg()[0]:.1f}"
     )
-    print(
-        f"inputs: {EVAL} ({len(pages)} pages, {n_with} must-contain and {n_without} must-not-contain snippets, "
-        f"mean {sum(len(h) for h, _ in pages) / len(pages) / 1e3:.0f} k chars of HTML)"
-    )
-    extractors = {
-        f"resiliparse {version('resiliparse')} (main_content=True)": lambda h: extract_plain_text(
-            h, main_content=True
-        ),
-        f"trafilatura {version('trafilatura')} (favor_precision=True)": lambda h: trafilatura.extract(
-            h, favor_precision=True
-        ),
-    }
-    print(
-        f"\n  {'extractor':44s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'accuracy':>8s} {'docs/s':>8s}"
-    )
-    rates = {}
-    for name, fn in extractors.items():
-        (tp, fn_, fp, tn), spent = run(fn, pages)
-        p, r = tp / (tp + fp), tp / (tp + fn_)
-        f1, acc = 2 * tp / (2 * tp + fp + fn_), (tp + tn) / (tp + tn + fp + fn_)
-        rates[name] = len(pages) / spent
-        print(f"  {name:44s} {p:9.3f} {r:7.3f} {f1:6.3f} {acc:8.3f} {rates[name]:8.1f}")
-    (a, ra), (b, rb) = rates.items()
-    print(f"\n  throughput ratio (CPU time, this run): {a.split()[0]} is {ra / rb:.1f}x {b.split()[0]}")
+    print(f"extractors: {ex.pop('_versions')}")
+    print(f"\n  {'set':17s} {'pages':>5s} {'extractor':12s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'docs/s':>8s}")
+    rates: dict[str, tuple[int, float]] = {}
+    for name in args.sets.split(","):
+        pages = load_set(name, args.limit)
+        for method in args.methods.split(","):
+            p, r, f1, spent, _ = evaluate(ex[method], pages)
+            n, s = rates.get(method, (0, 0.0))
+            rates[method] = (n + len(pages), s + spent)
+            print(f"  {name:17s} {len(pages):5d} {method:12s} {p:9.3f} {r:7.3f} {f1:6.3f} {len(pages) / spent:8.1f}")
+        print()
+    ref = rates.get("resiliparse")
+    for method, (n, s) in rates.items():
+        ratio = f"  = {n / s / (ref[0] / ref[1]):.2f}x resiliparse" if ref else ""
+        print(f"  all sets, {method:12s} {n / s:8.1f} docs/s (CPU time, {n} pages){ratio}")
 
 
 if __name__ == "__main__":
