@@ -192,7 +192,11 @@ def read_items(path: str, fields: list[str], where: str) -> list[str]:
     items: list[str] = []
     found: set[str] = set()
     for f in files:
-        for row in _rows(fs, f, fields):
+        try:
+            rows = _rows(fs, f, fields)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ValueError(f"{where}.path: {f} cannot be read: {e}") from e
+        for row in rows:
             if isinstance(row, str):
                 items.append(row)
                 found.update(fields)

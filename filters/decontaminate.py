@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from curate.errors import RecipeError
 from curate.schema import Document
 from curate.stage import Stage, register, worker_cache
 from filters.decontam_index import NgramIndex, build_index, normalize_words, text_grams
@@ -99,7 +100,12 @@ class Decontaminate(Stage):
     # --- the index: built once on the driver, loaded once per worker process ------------------------
 
     def _build(self) -> tuple[NgramIndex, dict[str, Any]]:
-        return build_index(self.benchmarks, self.ngram, self.min_item_words)
+        """Read the eval files; one that is missing, unreadable or lacks a field is a configuration error."""
+        try:
+            return build_index(self.benchmarks, self.ngram, self.min_item_words)
+        except (ValueError, OSError, KeyError) as e:
+            sep = "." if str(e).startswith("benchmarks.") else ": "
+            raise RecipeError(f"{self.name}{sep}{e}") from e
 
     def prepare(self, folder: Any) -> dict[str, Any]:
         index, summary = self._build()
