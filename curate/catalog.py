@@ -25,6 +25,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "exact_dedup": "curate.dedup.exact",
     "line_dedup": "curate.dedup.exact",
     "minhash": "curate.dedup.minhash",
+    "paragraph_dedup": "curate.dedup.paragraph",
     "decontaminate": "filters.decontaminate",
 }
 

@@ -58,6 +58,7 @@ STAGE_FIELDS: list[pa.Field] = [
     pa.field("decontam_benchmarks", pa.list_(pa.string())),  # decontaminate: benchmarks hit
     pa.field("decontam_ngrams", pa.int32()),
     pa.field("decontam_paragraphs", pa.int32()),
+    pa.field("paragraphs_removed", pa.int32()),  # paragraph_dedup: paragraphs removed from a kept document
 ]
 
 # Written by the readers on every record of a WARC/ARC/WET input.

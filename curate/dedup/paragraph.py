@@ -1,0 +1,493 @@
+"""``paragraph_dedup``: DCLM-Baseline's BFF pass (``--remove-type old-both``), exact, distributed, deterministic.
+
+What DCLM ran (``dedup/bff/src/main.rs``, ``process_line_oldboth``, with min = max n-gram size 13 and
+threshold 0.8), and what this stage does the same:
+
+* **Paragraphs** are cut before every ``"\\n"``: the windows ``[0, n1), [n1, n2), … [nk, len)``, so every
+  paragraph but the first starts with its newline and goes with it when removed.
+* **Words** are the UAX #29 word-bound segments that are not all whitespace — punctuation marks are words —
+  compared exactly as written (no case folding, no normalisation).
+* **N-grams**: every run of ``ngram`` (13) consecutive words inside one paragraph. A paragraph of fewer
+  words has none (``min_ngram`` = ``ngram``, as DCLM ran it): it is always kept, never counts towards its
+  document's fraction and adds nothing to what later paragraphs see. With ``min_ngram`` < ``ngram``, a
+  paragraph of ``min_ngram`` … ``ngram - 1`` words is one n-gram, as in BFF.
+* **Already seen**: an n-gram is seen when a paragraph *before* this one — of an earlier document, or
+  earlier in the same document — contained it and was *kept*. BFF looks all of a paragraph's n-grams up
+  before it inserts any, so a repeat inside one paragraph does not count; a removed paragraph inserts
+  nothing (its few new n-grams stay new); a kept paragraph of a dropped document does insert its n-grams.
+* **Paragraph removal**: seen / the paragraph's n-grams ``> threshold`` (strictly, as BFF's code has it),
+  with multiplicity.
+* **Document drop**: seen / all the document's n-grams ``> threshold``, summed over its paragraphs before any
+  removal (``paragraph_dedup_document``). A document left with only whitespace is dropped as well (BFF
+  writes no line for it): ``paragraph_dedup_empty``. Kept documents get ``paragraphs_removed``.
+
+Two differences, on purpose. **Order**: BFF's threads share one Bloom filter, so which copy counts as the
+first depends on thread timing; here "before" is the fixed order (shard, row, paragraph), so a rerun and any
+worker count give the same output. **No false positives**: at DCLM's ``--fp-rate 0.01`` about 1% of new
+n-grams are taken for seen; here n-grams are exact 64-bit hashes (~0.03 colliding pairs among 10^9).
+
+**Why exact hashes, per 10^9 n-grams.** A Bloom filter at 1% FPR is small (9.6 bits an n-gram: 1.2 GB), but
+it is one mutable object that every document must pass in order: one process, or answers that depend on
+timing. Exact hashes partitioned by value take 16 bytes an occurrence (hash, position): 16 GB per 10^9
+n-grams in all, but split over the reduce tasks, each holding only its partition: about 56 bytes per n-gram
+of it at its peak (the sort), and the partition count grows with the data (``ngrams_per_partition``, default
+2·10^7: about 1.1 GB a task). The rounds after the first hold only n-grams found in two or more paragraphs.
+
+**The sequential rule, solved exactly in rounds.** Whether a paragraph is removed decides what later ones
+see. Round 0 counts every earlier occurrence as inserted; round k counts only those outside the paragraphs
+round k-1 removed. A decision depends only on paragraphs before it, so the earliest wrong decision moves
+later every round, and the first round that changes nothing is the sequential answer (``max_rounds`` caps
+the rounds; ``summary.json`` says whether it converged).
+
+Layout (``global/PP-paragraph_dedup/``)::
+
+    collect/part-NNNNN.parquet          id, ngram_count, para_ngrams (per paragraph), ngrams (uint64)
+    partitions.json                     the partition count P (files of another count are not reused)
+    buckets/pPPPPP/part-NNNNN.parquet   hash, pos: shard NNNNN's n-grams of partition P (pos = shard<<40 | para)
+    dups/part-PPPPP.parquet (+ .json)   hash, pos, count: occurrences of hashes in >= 2 paragraphs, sorted
+    seen/rKK/pPPPPP/part-QQQQQ.parquet  pos, seen: seen n-grams per paragraph of decide bucket Q (shard % P)
+    removed/rKK/part-QQQQQ.parquet      pos of the paragraphs removed in round K, bucket Q
+    decided/rKK/part-NNNNN.parquet      id, removed (paragraph indices), seen, ngrams, drop: per document
+    rounds/rKK-QQQQQ.json               bucket Q finished round K (changed / removed counts)
+    summary.json                        the final round and the counts (what ``apply`` reads first)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import resource
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from curate.dedup.workfiles import ShardCache, uint64_column
+from curate.rundir import StageDir
+from curate.schema import Document
+from curate.stage import GlobalStage, register
+from filters.words import _ASCII_SEGMENT, _uax29_segments
+
+_CACHE = ShardCache()
+SHARD_SHIFT = 40  # pos = shard << 40 | paragraph ordinal within the shard
+_ORDINAL = np.uint64((1 << SHARD_SHIFT) - 1)
+_NONE = np.uint64(2**64 - 1)
+
+COLLECT_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("ngram_count", pa.int32()),
+        pa.field("para_ngrams", pa.list_(pa.int32())),
+        pa.field("ngrams", pa.list_(pa.uint64())),
+    ]
+)
+
+# --- words and n-grams ---------------------------------------------------------------------------------
+
+# UAX #29 on ASCII: the word rule of filters.words, plus every other non-space character as its own segment.
+_ASCII_BOUNDS = re.compile(_ASCII_SEGMENT.pattern + r"|[^\sA-Za-z0-9_]")
+
+
+def bff_words(paragraph: str) -> list[str]:
+    """BFF's words: UAX #29 word-bound segments that are not all whitespace (``tokenize`` in main.rs)."""
+    if paragraph.isascii():
+        return _ASCII_BOUNDS.findall(paragraph)
+    out: list[str] = []
+    for tok in paragraph.split():
+        if tok.isascii():
+            out += _ASCII_BOUNDS.findall(tok)
+        else:
+            out += [s for s in _uax29_segments(tok) if not s.isspace()]
+    return out
+
+
+_RNG = np.random.default_rng(0xBFF13)
+_MULT = _RNG.integers(1, 2**63, size=256, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd, per position
+_LEN_MULT = 0x9E3779B97F4A7C15
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every input bit reaches every output bit."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _window_hashes(tok: np.ndarray, width: int) -> np.ndarray:
+    """Hash of every run of ``width`` consecutive token hashes (order-sensitive)."""
+    m = len(tok) - width + 1
+    acc = np.full(m, (width * _LEN_MULT) % 2**64, dtype=np.uint64)
+    for j in range(width):
+        acc += tok[j : j + m] * _MULT[j]
+    return _mix(acc)
+
+
+def document_ngrams(text: str, ngram: int = 13, min_ngram: int | None = None) -> tuple[np.ndarray, list[int]]:
+    """(n-gram hashes of the document in paragraph order, n-grams per paragraph) as BFF forms them."""
+    min_ngram = max(1, ngram if min_ngram is None else min_ngram)
+    counts: list[int] = []
+    words: list[str] = []
+    spans: list[
+        tuple[int, int] | np.ndarray
+    ] = []  # (first word, n-grams) of a long paragraph, or a short one's hash
+    for para in text.split("\n"):
+        w = bff_words(para)
+        if len(w) >= ngram:
+            spans.append((len(words), len(w) - ngram + 1))
+            counts.append(len(w) - ngram + 1)
+            words += w
+        elif len(w) >= min_ngram:  # the whole short paragraph is one n-gram
+            spans.append(_window_hashes(_token_hashes(w), len(w)))
+            counts.append(1)
+        else:
+            counts.append(0)
+    if not spans:
+        return np.zeros(0, np.uint64), counts
+    # windows over all long paragraphs' words at once; those that cross a paragraph's end are never taken
+    long_h = _window_hashes(_token_hashes(words), ngram) if words else np.zeros(0, np.uint64)
+    pieces = [s if isinstance(s, np.ndarray) else long_h[s[0] : s[0] + s[1]] for s in spans]
+    return np.concatenate(pieces), counts
+
+
+def _token_hashes(words: list[str]) -> np.ndarray:
+    return np.fromiter(
+        map(xxhash.xxh3_64_intdigest, map(str.encode, words)), dtype=np.uint64, count=len(words)
+    )
+
+
+# --- reduce jobs (module-level: Ray tasks) ----------------------------------------------------------------
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _flat(col: pa.ChunkedArray, dtype: Any) -> np.ndarray:
+    arr = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
+    return arr.flatten().to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+
+
+def _scatter(sdir: StageDir, shard: int, parts: int) -> float:
+    """Shard NNNNN's n-grams → one file per hash partition, with their position in the fixed order."""
+    outs = [sdir.shard_file(f"buckets/p{p:05d}", shard) for p in range(parts)]
+    if sdir.exists(outs[-1]) and all(sdir.exists(o) for o in outs):
+        return _peak_mb()
+    t = sdir.read_table(sdir.collect_file(shard), columns=["para_ngrams", "ngrams"])
+    per_para = _flat(t.column("para_ngrams"), np.int64)
+    h = _flat(t.column("ngrams"), np.uint64)
+    pos = (np.uint64(shard) << np.uint64(SHARD_SHIFT)) | np.repeat(
+        np.arange(len(per_para), dtype=np.uint64), per_para
+    )
+    part = (h % np.uint64(parts)).astype(np.int64)
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(parts + 1))
+    for p in range(parts):
+        sel = order[bounds[p] : bounds[p + 1]]
+        sdir.write_table(outs[p], pa.table({"hash": h[sel], "pos": pos[sel]}))
+    return _peak_mb()
+
+
+def _dups(sdir: StageDir, shards: list[int], part: int) -> dict[str, Any]:
+    """Partition P's hashes that occur in >= 2 paragraphs: (hash, pos, count) sorted by hash, then pos."""
+    meta = f"dups/part-{part:05d}.json"
+    if sdir.exists(meta):
+        return sdir.read_json(meta)
+    hs, ps = [], []
+    for s in shards:
+        rel = sdir.shard_file(f"buckets/p{part:05d}", s)
+        t = sdir.read_table(rel)
+        hs.append(uint64_column(t, "hash"))
+        ps.append(uint64_column(t, "pos"))
+    h = np.concatenate(hs) if hs else np.zeros(0, np.uint64)
+    pos = np.concatenate(ps) if ps else np.zeros(0, np.uint64)
+    order = np.lexsort((pos, h))
+    h, pos = h[order], pos[order]
+    del order
+    n = len(h)
+    new = np.ones(n, bool)
+    new[1:] = (h[1:] != h[:-1]) | (pos[1:] != pos[:-1])
+    starts = np.flatnonzero(new)
+    count = np.diff(np.append(starts, n)).astype(np.int32)
+    h, pos = h[starts], pos[starts]
+    first = np.ones(len(h), bool)
+    first[1:] = h[1:] != h[:-1]
+    gid = np.cumsum(first) - 1
+    keep = np.bincount(gid)[gid] >= 2 if len(h) else np.zeros(0, bool)
+    sdir.write_table(
+        sdir.shard_file("dups", part), pa.table({"hash": h[keep], "pos": pos[keep], "count": count[keep]})
+    )
+    stats = {
+        "ngrams": int(n),
+        "distinct": int(first.sum()),
+        "dup_rows": int(keep.sum()),
+        "peak_rss_mb": _peak_mb(),
+    }
+    sdir.write_json(meta, stats)
+    return stats
+
+
+def _removed(sdir: StageDir, rnd: int) -> np.ndarray:
+    """Sorted positions of the paragraphs removed in round ``rnd`` (none before round 0)."""
+    if rnd < 0:
+        return np.zeros(0, np.uint64)
+    arrs = [uint64_column(sdir.read_table(f), "pos") for f in sdir.glob(f"removed/r{rnd:02d}/part-*.parquet")]
+    return np.sort(np.concatenate(arrs)) if arrs else np.zeros(0, np.uint64)
+
+
+def _seen(sdir: StageDir, part: int, parts: int, rnd: int) -> float:
+    """Seen n-grams per paragraph from partition P in round K: an occurrence is seen when a kept paragraph
+    before it (round K-1's removals) holds the same hash."""
+    done = f"seen/r{rnd:02d}/p{part:05d}/done.json"
+    if sdir.exists(done):
+        return _peak_mb()
+    t = sdir.read_table(sdir.shard_file("dups", part))
+    h, pos = uint64_column(t, "hash"), uint64_column(t, "pos")
+    count = t.column("count").to_numpy(zero_copy_only=False).astype(np.int64)
+    removed = _removed(sdir, rnd - 1)
+    cand = pos  # positions an occurrence can be seen from: the kept paragraphs'
+    if len(removed):
+        gone = removed[np.minimum(np.searchsorted(removed, pos), len(removed) - 1)] == pos
+        cand = np.where(gone, _NONE, pos)
+    first = np.ones(len(h), bool)
+    first[1:] = h[1:] != h[:-1]
+    starts = np.flatnonzero(first)
+    first_kept = np.minimum.reduceat(cand, starts) if len(starts) else np.zeros(0, np.uint64)
+    seen = pos > first_kept[np.cumsum(first) - 1]
+    upos, inv = np.unique(pos[seen], return_inverse=True)
+    useen = np.bincount(inv, weights=count[seen], minlength=len(upos)).astype(np.int32)
+    bucket = ((upos >> np.uint64(SHARD_SHIFT)) % np.uint64(parts)).astype(np.int64)
+    for q in range(parts):
+        sel = bucket == q
+        sdir.write_table(
+            f"seen/r{rnd:02d}/p{part:05d}/part-{q:05d}.parquet",
+            pa.table({"pos": upos[sel], "seen": useen[sel]}),
+        )
+    sdir.write_json(done, {"paragraphs": int(len(upos))})
+    return _peak_mb()
+
+
+def _decide(
+    sdir: StageDir, shards: list[int], q: int, parts: int, rnd: int, threshold: float
+) -> dict[str, Any]:
+    """Round K's decisions for the shards of bucket Q: removed paragraphs and dropped documents."""
+    marker = f"rounds/r{rnd:02d}-{q:05d}.json"
+    if sdir.exists(marker):
+        return sdir.read_json(marker)
+    ps, ss = [], []
+    for p in range(parts):
+        t = sdir.read_table(f"seen/r{rnd:02d}/p{p:05d}/part-{q:05d}.parquet")
+        ps.append(uint64_column(t, "pos"))
+        ss.append(t.column("seen").to_numpy(zero_copy_only=False).astype(np.int64))
+    upos, inv = np.unique(np.concatenate(ps), return_inverse=True)
+    useen = np.bincount(inv, weights=np.concatenate(ss), minlength=len(upos)).astype(np.int64)
+    ushard = (upos >> np.uint64(SHARD_SHIFT)).astype(np.int64)
+    removed_pos = []
+    tot = {
+        "documents": 0,
+        "paragraphs": 0,
+        "ngrams": 0,
+        "seen_ngrams": 0,
+        "removed_paragraphs": 0,
+        "dropped": 0,
+    }
+    for s in shards:
+        t = sdir.read_table(sdir.collect_file(s), columns=["id", "para_ngrams"])
+        lists = t.column("para_ngrams").combine_chunks() if t.num_rows else pa.array([], pa.list_(pa.int32()))
+        per_para = _flat(t.column("para_ngrams"), np.int64)
+        offsets = lists.offsets.to_numpy().astype(np.int64)
+        offsets -= offsets[0]
+        seen = np.zeros(len(per_para), np.int64)
+        sel = ushard == s
+        seen[(upos[sel] & _ORDINAL).astype(np.int64)] = useen[sel]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gone = (per_para > 0) & (seen / per_para > threshold)
+        doc_n = np.add.reduceat(per_para, offsets[:-1]) if t.num_rows else np.zeros(0, np.int64)
+        doc_seen = np.add.reduceat(seen, offsets[:-1]) if t.num_rows else np.zeros(0, np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            drop = (doc_n > 0) & (doc_seen / doc_n > threshold)
+        idx = np.flatnonzero(gone)
+        doc_of = np.searchsorted(offsets, idx, side="right") - 1
+        rem_offsets = np.searchsorted(idx, offsets)  # removed paragraphs per document, as list offsets
+        removed = pa.ListArray.from_arrays(
+            pa.array(rem_offsets, pa.int32()), pa.array(idx - offsets[doc_of], pa.int32())
+        )
+        sdir.write_table(
+            f"decided/r{rnd:02d}/part-{s:05d}.parquet",
+            pa.table(
+                {
+                    "id": t.column("id"),
+                    "removed": removed,
+                    "seen": doc_seen.astype(np.int32),
+                    "ngrams": doc_n.astype(np.int32),
+                    "drop": drop,
+                }
+            ),
+        )
+        removed_pos.append((np.uint64(s) << np.uint64(SHARD_SHIFT)) | idx.astype(np.uint64))
+        for k, v in (
+            ("documents", t.num_rows),
+            ("paragraphs", len(per_para)),
+            ("ngrams", per_para.sum()),
+            ("seen_ngrams", seen.sum()),
+            ("removed_paragraphs", len(idx)),
+            ("dropped", drop.sum()),
+        ):
+            tot[k] += int(v)
+    now = np.sort(np.concatenate(removed_pos)) if removed_pos else np.zeros(0, np.uint64)
+    sdir.write_table(f"removed/r{rnd:02d}/part-{q:05d}.parquet", pa.table({"pos": now}))
+    before = np.zeros(0, np.uint64)
+    if rnd > 0:
+        before = uint64_column(sdir.read_table(f"removed/r{rnd - 1:02d}/part-{q:05d}.parquet"), "pos")
+    result = {**tot, "changed": int(len(np.setxor1d(now, before))), "peak_rss_mb": _peak_mb()}
+    sdir.write_json(marker, result)
+    return result
+
+
+# --- the stage --------------------------------------------------------------------------------------------
+
+
+@register("paragraph_dedup")
+class ParagraphDedup(GlobalStage):
+    """DCLM-Baseline's BFF ``old-both`` dedup: remove paragraphs whose n-grams were seen, drop documents that
+    were mostly seen (see the module docstring for the exact rules).
+
+    Parameters:
+        ngram: words per n-gram (DCLM: 13).
+        min_ngram: paragraphs with ``min_ngram`` … ``ngram - 1`` words are one n-gram; shorter ones have none.
+            Default: ``ngram`` (DCLM ran ``--min-ngram-size 13 --max-ngram-size 13``).
+        threshold: a paragraph is removed, and a document dropped, when more than this fraction of its
+            n-grams were already seen (DCLM: 0.8).
+        ngrams_per_partition: n-gram occurrences per reduce task (memory: ~56 bytes each at the peak); the
+            partition count is the larger of this bound and the number of workers.
+        max_rounds: cap on the rounds that solve the sequential rule exactly.
+
+    Drop reasons: ``paragraph_dedup_document``, ``paragraph_dedup_empty``. Column: ``paragraphs_removed``.
+    """
+
+    columns = ("paragraphs_removed",)
+    reduce_jobs = (
+        "n-grams to hash partitions (one job per shard) → repeated n-grams (one job per partition) → rounds of "
+        "seen counts (per partition) and decisions (per shard bucket) until none changes → per-shard lists"
+    )
+
+    def __init__(
+        self,
+        ngram: int = 13,
+        min_ngram: int | None = None,
+        threshold: float = 0.8,
+        ngrams_per_partition: int = 20_000_000,
+        max_rounds: int = 16,
+    ) -> None:
+        if not 1 <= ngram <= len(_MULT):
+            raise ValueError(f"ngram must be within [1, {len(_MULT)}]")
+        if min_ngram is not None and not 1 <= min_ngram <= ngram:
+            raise ValueError("min_ngram must be within [1, ngram]")
+        if not 0.0 <= threshold < 1.0:
+            raise ValueError("threshold must be within [0, 1)")
+        if ngrams_per_partition < 1 or max_rounds < 1:
+            raise ValueError("ngrams_per_partition and max_rounds must be >= 1")
+        self.ngram, self.min_ngram, self.threshold = ngram, min_ngram, threshold
+        self.ngrams_per_partition, self.max_rounds = ngrams_per_partition, max_rounds
+
+    def collect(self, docs: list[Document]) -> pa.Table:
+        hashes, per_para = [], []
+        for d in docs:
+            h, c = document_ngrams(d["text"], self.ngram, self.min_ngram)
+            hashes.append(h)
+            per_para.append(c)
+        h_off = np.concatenate([[0], np.cumsum([len(h) for h in hashes])]).astype(np.int32)
+        p_off = np.concatenate([[0], np.cumsum([len(c) for c in per_para])]).astype(np.int32)
+        flat_h = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+        flat_p = np.asarray([x for c in per_para for x in c], dtype=np.int32)
+        return pa.table(
+            {
+                "id": pa.array([str(d["id"]) for d in docs], pa.string()),
+                "ngram_count": pa.array(np.diff(h_off), pa.int32()),
+                "para_ngrams": pa.ListArray.from_arrays(pa.array(p_off), pa.array(flat_p, pa.int32())),
+                "ngrams": pa.ListArray.from_arrays(pa.array(h_off), pa.array(flat_h, pa.uint64())),
+            },
+            schema=COLLECT_SCHEMA,
+        )
+
+    def reduce(self, sdir: StageDir, shards: list[int], executor: Any) -> dict[str, Any]:
+        shards = sorted(shards)
+        if shards and shards[-1] >= 1 << (64 - SHARD_SHIFT):
+            raise ValueError(f"paragraph_dedup: at most {1 << (64 - SHARD_SHIFT)} shards")
+        total = sum(
+            int(sdir.read_table(sdir.collect_file(s), columns=["ngram_count"]).column(0).to_numpy().sum())
+            for s in shards
+        )
+        parts = max(1, int(getattr(executor, "num_workers", 1)), math.ceil(total / self.ngrams_per_partition))
+        _check_partitions(sdir, parts)
+        peaks = executor.map(_scatter, [(sdir, s, parts) for s in shards])
+        dups = executor.map(_dups, [(sdir, shards, p) for p in range(parts)])
+        buckets = [[s for s in shards if s % parts == q] for q in range(parts)]
+        converged, rnd, res = False, 0, []
+        for rnd in range(self.max_rounds):
+            peaks += executor.map(_seen, [(sdir, p, parts, rnd) for p in range(parts)])
+            res = executor.map(
+                _decide, [(sdir, buckets[q], q, parts, rnd, self.threshold) for q in range(parts)]
+            )
+            if sum(r["changed"] for r in res) == 0:
+                converged = True
+                break
+        keys = ("documents", "paragraphs", "ngrams", "seen_ngrams", "removed_paragraphs", "dropped")
+        summary = {
+            "stage": self.name,
+            "round": rnd,
+            "rounds": rnd + 1,
+            "converged": converged,
+            "partitions": parts,
+            **{k: sum(r[k] for r in res) for k in keys},
+            "distinct_ngrams": sum(d["distinct"] for d in dups),
+            "repeated_ngram_rows": sum(d["dup_rows"] for d in dups),
+            "reduce_peak_rss_mb": round(
+                max([*peaks, *(d["peak_rss_mb"] for d in dups), *(r["peak_rss_mb"] for r in res)]), 1
+            ),
+        }
+        sdir.write_json("summary.json", summary)
+        return summary
+
+    def apply(self, docs: list[Document], shard: int, sdir: StageDir) -> list[str | None]:
+        decided = _CACHE.get((sdir.url, shard), lambda: _load_decisions(sdir, shard))
+        out: list[str | None] = []
+        for d in docs:
+            removed, drop = decided.get(str(d["id"]), ((), False))
+            if drop:
+                out.append("paragraph_dedup_document")
+                continue
+            if removed:
+                gone = set(removed)
+                parts = d["text"].split("\n")
+                d["text"] = "".join(("\n" if k else "") + p for k, p in enumerate(parts) if k not in gone)
+            d["paragraphs_removed"] = len(removed)
+            out.append("paragraph_dedup_empty" if not d["text"].strip() else None)
+        return out
+
+
+def _load_decisions(sdir: StageDir, shard: int) -> dict[str, tuple[list[int], bool]]:
+    if not sdir.exists("summary.json"):
+        raise FileNotFoundError(
+            f"paragraph_dedup: {sdir.uri('summary.json')} is missing; the reduce has not finished"
+        )
+    rnd = sdir.read_json("summary.json")["round"]
+    t = sdir.read_table(f"decided/r{rnd:02d}/part-{shard:05d}.parquet", columns=["id", "removed", "drop"])
+    return dict(
+        zip(t.column("id").to_pylist(), zip(t.column("removed").to_pylist(), t.column("drop").to_pylist()))
+    )
+
+
+_DERIVED = ("buckets", "dups", "seen", "removed", "decided", "rounds")
+
+
+def _check_partitions(sdir: StageDir, parts: int) -> None:
+    """Files written with another partition count cannot be reused: remove them."""
+    meta = "partitions.json"
+    if sdir.exists(meta) and sdir.read_json(meta).get("parts") != parts:
+        for folder in _DERIVED:
+            sdir.rm(folder, recursive=True)
+        sdir.rm("summary.json")
+    sdir.write_json(meta, {"parts": parts})
