@@ -14,7 +14,7 @@ _API = {
     "check": "curate.api",
     "mask_pii": "curate.api",
     "quality_score": "curate.api",
-    "plan": "curate.api",
+    "describe_plan": "curate.api",
     "dedup_texts": "curate.dedup.api",
     "dedup_lines": "curate.dedup.api",
     "find_duplicates": "curate.dedup.api",

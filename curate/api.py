@@ -74,7 +74,7 @@ def quality_score(text: str | list[str], model: str = "default") -> float | list
     return scores[0] if isinstance(text, str) else scores
 
 
-def plan(recipe: str, overrides: list[str] | None = None) -> str:
+def describe_plan(recipe: str, overrides: list[str] | None = None) -> str:
     """The printed plan of passes of a recipe (what ``curate plan`` shows)."""
     from curate.runner import load_plan
 

@@ -65,6 +65,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_select(args: argparse.Namespace) -> int:
+    from curate.annotate import select
+    from curate.stats import format_funnel, funnel
+
+    result = select(args.run_dir, args.recipe, args.output, overrides=args.set, ray_address=args.ray_address,
+                    overwrite=args.overwrite, progress=not args.quiet)
+    if not args.quiet:
+        print(format_funnel(funnel(args.output)))
+        print(f"selected in {result.seconds:.1f} s; output in {args.output}")
+    return 0 if result.ok else 1
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     from curate.stats import format_funnel, funnel
 
@@ -130,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--plan", action="store_true", help="print the plan of passes and exit")
     r.add_argument("--quiet", "-q", action="store_true")
     r.set_defaults(func=cmd_run)
+
+    se = sub.add_parser("select", help="re-decide an annotated run (mode: annotate) with new parameters")
+    se.add_argument("run_dir", help="a finished run made with mode: annotate")
+    se.add_argument("--recipe", required=True, help="the same recipe (built-in name or YAML)")
+    se.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE")
+    se.add_argument("--output", "-o", required=True)
+    se.add_argument("--ray-address", default=None)
+    se.add_argument("--overwrite", action="store_true")
+    se.add_argument("--quiet", "-q", action="store_true")
+    se.set_defaults(func=cmd_select)
 
     pl = sub.add_parser("plan", help="print a recipe's plan of passes (map and reduce)")
     pl.add_argument("recipe")

@@ -34,6 +34,11 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, **kwargs: 
     # Ray starts workers at niceness 15, so on a small machine its own daemons and the driver pre-empt the
     # workers that do all of the work; the embedded instance runs them at normal priority.
     os.environ.setdefault("RAY_worker_niceness", "0")
+    # Ray 2.5x turns token authentication on by default and says so at every start. It stays on (a token in
+    # ~/.ray protects even a loopback-only instance from other local users); the notice is silenced for the
+    # embedded instance, where the user did not start a cluster and has nothing to configure.
+    if not address:
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if address:
         ray.init(address=address, runtime_env=env, logging_level=logging.WARNING, log_to_driver=True, **kwargs)
     else:

@@ -34,7 +34,8 @@ import yaml
 from curate.errors import RecipeError
 from curate.stage import BaseStage, build_stage, coerce
 
-TOP_KEYS = {"name", "description", "read", "stages", "output", "plugins"}
+TOP_KEYS = {"name", "description", "read", "stages", "output", "plugins", "mode"}
+MODES = ("filter", "annotate")
 
 
 @dataclass
@@ -48,12 +49,14 @@ class Recipe:
     output: dict[str, Any] = field(default_factory=dict)
     plugins: list[str] = field(default_factory=list)
     description: str = ""
+    mode: str = "filter"  # "annotate": every stage keeps every document and records its decision
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "description": self.description,
             "source": self.path,
+            "mode": self.mode,
             "plugins": self.plugins,
             "read": self.read,
             "stages": [{n: p} for n, p in self.stages],
@@ -62,11 +65,18 @@ class Recipe:
 
     def build(self) -> list[BaseStage]:
         """Instantiate every stage (validating keys and types)."""
+        from curate.annotate import wrap
+
         import_plugins(self.plugins, self.path)
         out = []
+        seen: dict[str, int] = {}
         for i, (name, params) in enumerate(self.stages):
             where = f"{self.path}: stages[{i}] {name}"
-            out.append(build_stage(name, params, where=where))
+            params = dict(params)
+            explicit = params.pop("mode", None)
+            seen[name] = seen.get(name, 0) + 1
+            stat = name if seen[name] == 1 else f"{name}#{seen[name]}"
+            out.append(wrap(build_stage(name, params, where=where), explicit or self.mode, stat, where, bool(explicit)))
         return out
 
 
@@ -140,7 +150,11 @@ def parse_recipe(data: Any, path: str) -> Recipe:
         raise RecipeError(f"{path}: 'plugins' must be a list of module names or .py files")
     # A plugin file is relative to the recipe's folder; make it absolute so workers find it.
     plugins = [str((Path(path).parent / p).resolve()) if p.endswith(".py") else p for p in plugins]
+    mode = data.get("mode") or "filter"
+    if mode not in MODES:
+        raise RecipeError(f"{path}: mode must be one of {list(MODES)}, got {mode!r}")
     return Recipe(
+        mode=mode,
         name=str(data.get("name") or Path(path).stem),
         path=path,
         stages=stages,
@@ -165,6 +179,11 @@ def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
             value = raw
         if target in ("read", "output"):
             getattr(recipe, target)[key] = value
+            continue
+        if target == "recipe" and key == "mode":  # --set recipe.mode=annotate
+            if value not in MODES:
+                raise RecipeError(f"--set {ov!r}: mode must be one of {list(MODES)}")
+            recipe.mode = value
             continue
         name, _, nth = target.partition("#")
         want = int(nth) if nth.isdigit() else 1
@@ -231,3 +250,13 @@ def output_options(recipe: Recipe) -> Any:
     from curate.io.writer import OutputOptions
 
     return _check_dataclass(OutputOptions, recipe.output, f"{recipe.path}: output")
+
+
+def stage_items(recipe_dict: dict[str, Any]) -> list[tuple[str, dict[str, Any], str | None]]:
+    """(name, parameters, mode or None) of each stage of a recipe as run.yaml records it."""
+    out = []
+    for item in recipe_dict.get("stages") or []:
+        (name, params), = (item.items() if isinstance(item, dict) else [(item, {})])
+        params = dict(params or {})
+        out.append((name, params, params.pop("mode", None)))
+    return out

@@ -102,6 +102,14 @@ class Folder:
         self.fs  # noqa: B018 - resolves the root
         return self._root.rstrip("/") or "/"
 
+    def fresh(self) -> fsspec.AbstractFileSystem:
+        """The filesystem with its listings cache dropped: other processes (the workers, another node) write
+        here too, and a cached listing or size of an object store would hide their files or show old sizes."""
+        fs = self.fs
+        if not self.local:
+            fs.invalidate_cache()
+        return fs
+
     @property
     def local(self) -> bool:
         proto = self.fs.protocol
@@ -121,45 +129,45 @@ class Folder:
     # --- reading -----------------------------------------------------------------------------------
 
     def exists(self, rel: str) -> bool:
-        return retry_io(lambda: self.fs.exists(self.full(rel)), f"exists {self.uri(rel)}")
+        return retry_io(lambda: self.fresh().exists(self.full(rel)), f"exists {self.uri(rel)}")
 
     def glob(self, pattern: str) -> list[str]:
         """Relative paths matching ``pattern`` (sorted); temporary files are never listed."""
         base = self.root + "/"
-        found = retry_io(lambda: self.fs.glob(self.full(pattern)), f"list {self.uri(pattern)}")
+        found = retry_io(lambda: self.fresh().glob(self.full(pattern)), f"list {self.uri(pattern)}")
         rels = [p[len(base) :] if p.startswith(base) else p.lstrip("/")[len(base) - 1 :] for p in found]
         return sorted(r for r in rels if TMP_MARK not in posixpath.basename(r))
 
     def read_bytes(self, rel: str) -> bytes:
-        return retry_io(lambda: self.fs.cat_file(self.full(rel)), f"read {self.uri(rel)}")
+        return retry_io(lambda: self.fresh().cat_file(self.full(rel)), f"read {self.uri(rel)}")
 
     def read_json(self, rel: str) -> Any:
         return json.loads(self.read_bytes(rel))
 
     def read_table(self, rel: str, columns: list[str] | None = None) -> pa.Table:
         def go() -> pa.Table:
-            with self.fs.open(self.full(rel), "rb") as f:
+            with self.fresh().open(self.full(rel), "rb") as f:
                 return pq.read_table(f, columns=columns)
 
         return retry_io(go, f"read {self.uri(rel)}")
 
     def num_rows(self, rel: str) -> int:
         def go() -> int:
-            with self.fs.open(self.full(rel), "rb") as f:
+            with self.fresh().open(self.full(rel), "rb") as f:
                 return pq.ParquetFile(f).metadata.num_rows
 
         return retry_io(go, f"read {self.uri(rel)}")
 
     def schema(self, rel: str) -> pa.Schema:
         def go() -> pa.Schema:
-            with self.fs.open(self.full(rel), "rb") as f:
+            with self.fresh().open(self.full(rel), "rb") as f:
                 return pq.ParquetFile(f).schema_arrow
 
         return retry_io(go, f"read {self.uri(rel)}")
 
     def iter_rows(self, rel: str, batch_rows: int = 1024) -> Iterator[dict[str, Any]]:
         """Rows of a Parquet file as dicts, a batch at a time."""
-        with self.fs.open(self.full(rel), "rb") as f:
+        with self.fresh().open(self.full(rel), "rb") as f:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows):
                 yield from batch.to_pylist()
 

@@ -21,8 +21,9 @@ from typing import Any
 
 import yaml
 
+from curate.annotate import SEP
 from curate.errors import RecipeError
-from curate.io.inputs import Shard, expand_inputs
+from curate.io.inputs import DEFAULT_SPLIT_BYTES, Shard, expand_inputs
 from curate.lock import RunLock
 from curate.mappass import ShardTask, run_map_pass
 from curate.plan import MapPass, Plan, compile_plan
@@ -32,7 +33,6 @@ from curate.rundir import RunDir
 from curate.schema import run_schema
 from curate.stage import check_requirements
 
-DEFAULT_SPLIT_BYTES = 256 * 2**20
 VERSIONED = ("curate", "ray", "pyarrow", "fastwarc", "resiliparse", "trafilatura", "fasttext", "numpy", "torch")
 
 
@@ -165,7 +165,8 @@ def _input_fields(shards: list[Shard], storage_options: dict[str, Any]) -> list[
         try:
             with fsspec.open(s.path, "rb", **storage_options) as f:
                 for fld in pq.ParquetFile(f).schema_arrow:
-                    fields.setdefault(fld.name, fld)
+                    if SEP not in fld.name:  # an annotated run's decision columns: select re-decides them
+                        fields.setdefault(fld.name, fld)
         except (OSError, ValueError):
             continue  # unreadable now: its shard fails and says why
     return list(fields.values())
@@ -319,9 +320,9 @@ def _map_pass(
     for i, r in ex.imap_unordered(run_map_pass, [(t,) for t in tasks]):
         shard = tasks[i].shard.index
         if isinstance(r, BaseException):
-            msg = f"{type(r).__name__}: {r}"
+            msg = _plain(f"{type(r).__name__}: {r}")
             result.failed[shard] = msg
-            rundir.write_bytes(rundir.failed_file(shard), _plain(msg).encode())
+            rundir.write_bytes(rundir.failed_file(shard), msg.encode())
         else:
             result.processed += 1
             kept += r.rows

@@ -213,7 +213,8 @@ def register(name: str, *aliases: str) -> Callable[[type], type]:
     def deco(cls: type) -> type:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise ValueError(f"stage name {name!r} registered twice ({_REGISTRY[name]} and {cls})")
-        cls.name = name
+        if not isinstance(cls.__dict__.get("name"), property):  # a stand-in may report another stage's name
+            cls.name = name
         _REGISTRY[name] = cls
         for alias in aliases:
             _ALIASES[alias] = name

@@ -48,7 +48,7 @@ def load_stats(run_dir: str, storage_options: dict[str, Any] | None = None) -> l
     rels = run.glob("stats/*.json")
     if not rels:
         return []
-    blobs = run.fs.cat([run.full(r) for r in rels])  # one concurrent fetch on object stores
+    blobs = run.fresh().cat([run.full(r) for r in rels])  # one concurrent fetch on object stores
     return [json.loads(blobs[run.full(r)]) for r in rels]
 
 

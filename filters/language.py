@@ -98,14 +98,15 @@ class LanguageFilter(Stage):
     def process_batch(self, docs: list[Document]) -> list[str | None]:
         idx = [i for i, d in enumerate(docs) if any(c.isalnum() for c in d["text"])]
         labels, probs = predict(self._model, [docs[i]["text"] for i in idx], " " if self.newlines == "space" else "") if idx else ([], [])
-        out: list[str | None] = ["lang_no_text"] * len(docs)
         for i, lab, p in zip(idx, labels, probs):
-            d = docs[i]
-            d["language"], d["language_score"] = lab, p
-            if self.languages and lab not in self.languages:
-                out[i] = "lang_not_allowed"
-            elif p <= self.threshold:
-                out[i] = "lang_low_score"
-            else:
-                out[i] = None
-        return out
+            docs[i]["language"], docs[i]["language_score"] = lab, p
+        return [self.decide(d) for d in docs]
+
+    def decide(self, doc: Document) -> str | None:
+        """The decision from the stored ``language`` and ``language_score`` (also what ``select`` calls)."""
+        lab, p = doc.get("language"), doc.get("language_score")
+        if lab is None or p is None:
+            return "lang_no_text"
+        if self.languages and lab not in self.languages:
+            return "lang_not_allowed"
+        return "lang_low_score" if p <= self.threshold else None

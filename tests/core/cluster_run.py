@@ -46,7 +46,7 @@ def main() -> None:
     t.start()
     result = run(recipe, inputs, output, limit=30, progress=False)
     t.join(timeout=5)
-    print(json.dumps({"ok": result.ok, "failed": result.failed, "removed": removed,
+    print("RESULT " + json.dumps({"ok": result.ok, "failed": result.failed, "removed": removed,
                       "nodes_alive": sum(1 for n in ray.nodes() if n["Alive"])}))
     ray.shutdown()
     cluster.shutdown()

@@ -99,7 +99,7 @@ def test_three_node_cluster_on_s3_loses_a_node_in_a_map_and_a_reduce_pass(ray_se
         capture_output=True, text=True, timeout=600, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    info = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1][len("RESULT "):])
     assert info["ok"], info
     assert info["removed"] == ["map", "reduce"] and info["nodes_alive"] == 1
     local = run(str(recipe), [str(p) for p in sorted(SAMPLE.glob("*.warc.gz"))], str(tmp_path / "local"), limit=30,

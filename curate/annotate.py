@@ -1,0 +1,183 @@
+"""Annotate now, select later: keep every document with what each filter measured and decided, then
+re-decide from those columns with new parameters, in seconds, without extraction, LID or the classifier.
+
+**Annotate.** A stage with ``mode: annotate`` (or every filter, with the recipe's top-level ``mode: annotate``)
+keeps every document. It writes the columns its decision uses (a stage's ``measures``: e.g. ``language``,
+``language_score``; ``quality_score``) and ``<stage>__reason``: the reason it would have dropped the document
+(null when it would keep it). A global stage in annotate mode runs only its per-document part (the quality
+score, the content hash): its decision needs the final set of documents, which ``select`` knows.
+
+**Select.** ``curate select RUN --recipe RECIPE [--set …] --output OUT`` compiles the same recipe with new
+parameters into a recipe over RUN's ``data/``: a filter that can decide from its stored columns (its
+``decide(doc)``) is re-decided with the new parameters; one that cannot replays its stored reason and refuses a
+changed parameter (rerun it instead); text modifiers are not run again (their output is the stored text);
+global stages (dedup, quality percentiles) run for real on the documents that survive, so their decisions are
+exactly a full run's. The result is an ordinary run directory: ``data/``, ``rejected/`` with reasons, ``stats/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from curate.errors import RecipeError
+from curate.schema import Document
+from curate.stage import BaseStage, GlobalStage, Stage, build_stage, ensure_setup, get_stage_class, register
+
+SEP = "__"
+# Stages that change ``text``: select never runs them again (their output is the stored text), and a text
+# filter placed before one of them cannot be re-run on the stored text (it saw the text before the change).
+TEXT_MODIFIERS = frozenset(
+    {"extract", "refinedweb_preclean", "refinedweb_line_modifiers", "pii", "line_dedup", "paragraph_dedup",
+     "decontaminate"}
+)  # annotation columns are <stage>__<what>; run_schema leaves them out of ordinary inputs' schema
+
+
+def reason_column(stage_name: str) -> str:
+    return f"{stage_name.replace('#', '_')}{SEP}reason"
+
+
+def can_decide(cls: type[BaseStage]) -> bool:
+    """Whether the stage re-decides from its stored columns (it defines ``decide(doc)``)."""
+    return callable(getattr(cls, "decide", None))
+
+
+class Annotate(Stage):
+    """Runs ``inner`` and keeps every document: its columns and ``<stage>__reason`` are written instead."""
+
+    def __init__(self, inner: BaseStage, stat_name: str = "") -> None:
+        self.inner = inner
+        self.reason_col = reason_column(stat_name or inner.name)
+        self.columns = (*inner.columns, *getattr(inner, "measures", ()), self.reason_col)  # type: ignore[misc]
+        self.needs_text = inner.needs_text  # type: ignore[misc]
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.inner.name
+
+    def params(self) -> dict[str, Any]:
+        return self.inner.params()
+
+    def requirements(self) -> tuple[str, ...]:
+        return self.inner.requirements()
+
+    def setup(self) -> None:
+        ensure_setup(self.inner)
+
+    def start_shard(self) -> None:
+        self.inner.start_shard()
+
+    def process_batch(self, docs: list[Document]) -> list[str | None]:
+        reasons = self.inner.process_batch(docs)
+        for d, r in zip(docs, reasons):
+            d[self.reason_col] = r
+        return [None] * len(docs)
+
+
+@register("select_decide")
+class Decide(Stage):
+    """Select's stand-in for an annotated filter: its ``decide(doc)`` with new parameters, on stored columns."""
+
+    def __init__(self, stage: str, params: dict[str, Any] | None = None) -> None:
+        self.stage = stage
+        self.params_ = dict(params or {})
+        self._inner = build_stage(stage, self.params_)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.stage
+
+    def setup(self) -> None:
+        ensure_setup(self._inner)
+
+    def process(self, doc: Document) -> str | None:
+        return self._inner.decide(doc)  # type: ignore[attr-defined]
+
+
+@register("select_replay")
+class Replay(Stage):
+    """Select's stand-in for an annotated stage that cannot re-decide: the reason it recorded."""
+
+    def __init__(self, stage: str, column: str) -> None:
+        self.stage = stage
+        self.column = column
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.stage
+
+    def process(self, doc: Document) -> str | None:
+        return doc.get(self.column)
+
+
+def wrap(stage: BaseStage, mode: str, stat_name: str, where: str, explicit: bool = False) -> BaseStage:
+    """The stage as a recipe's ``mode`` asks: itself (``filter``) or annotating. Text modifiers always run
+    as themselves (the text they make is what later stages measure); asking one to annotate is an error."""
+    if mode == "filter":
+        return stage
+    if mode != "annotate":
+        raise RecipeError(f"{where}: mode must be 'filter' or 'annotate', got {mode!r}")
+    if stage.name in TEXT_MODIFIERS:
+        if explicit:
+            raise RecipeError(f"{where}: {stage.name} changes the text and cannot annotate")
+        return stage
+    return Annotate(stage, stat_name)  # a global stage: only its per-document part; select runs it for real
+
+
+def select_recipe(annotated: dict[str, Any], new: Any) -> Any:
+    """The recipe that re-decides ``new`` (a Recipe) from the run that ``annotated`` (its run.yaml recipe) wrote."""
+    from curate.recipe import Recipe, stage_items
+
+    old_items = stage_items(annotated)
+    new_items = [(n, p) for n, p in new.stages]
+    top_mode = annotated.get("mode") or "filter"
+    if [n for n, _, _ in old_items] != [n for n, _ in new_items]:
+        raise RecipeError(
+            f"select: the recipe's stages {[n for n, _ in new_items]} differ from the annotated run's "
+            f"{[n for n, _, _ in old_items]}: select re-decides the same stages"
+        )
+    out: list[tuple[str, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    names = [n for n, _ in new_items]
+    for i, ((name, old_params, old_mode), (_, new_params)) in enumerate(zip(old_items, new_items)):
+        seen[name] = seen.get(name, 0) + 1
+        stat = name if seen[name] == 1 else f"{name}#{seen[name]}"
+        new_params = {k: v for k, v in new_params.items() if k != "mode"}
+        mode = old_mode or top_mode
+        cls = get_stage_class(name)
+        changed = build_stage(name, new_params).params() != build_stage(name, old_params).params()
+        if issubclass(cls, GlobalStage):
+            out.append((name, new_params))  # runs for real on the survivors: exact, as in a full run
+        elif mode != "annotate":
+            if changed:
+                raise RecipeError(f"select: {stat} did not annotate in the run; its parameters cannot change")
+        elif can_decide(cls):
+            out.append(("select_decide", {"stage": name, "params": new_params}))
+        elif name not in TEXT_MODIFIERS and not TEXT_MODIFIERS & set(names[i + 1 :]):
+            out.append((name, new_params))  # it sees the stored text, as in a full run: run it again
+        elif changed:
+            raise RecipeError(
+                f"select: {stat} cannot re-decide from stored columns (it has no decide()); its parameters "
+                "cannot change: run the recipe again for that"
+            )
+        else:
+            out.append(("select_replay", {"stage": name, "column": reason_column(stat)}))
+    return Recipe(name=f"{new.name}-select", path=f"<select {new.path}>", stages=out, output=dict(new.output))
+
+
+def select(run_dir: str, recipe: str, output: str, overrides: list[str] | None = None, **kw: Any) -> Any:
+    """Re-decide an annotated run with ``recipe`` (+ ``overrides``) into the run directory ``output``."""
+    import yaml
+
+    from curate.recipe import load_recipe
+    from curate.rundir import RunDir
+    from curate.runner import run
+
+    src = RunDir(run_dir)
+    if not src.exists("run.yaml"):
+        raise RecipeError(f"select: {run_dir} has no run.yaml: not a run directory")
+    info = yaml.safe_load(src.read_bytes("run.yaml")) or {}
+    if not info.get("finished"):
+        raise RecipeError(f"select: the run in {run_dir} has not finished")
+    new = load_recipe(recipe, overrides, check=False)
+    decision = select_recipe(info["recipe"], new)
+    return run(decision, [src.uri("data/*.parquet")], output, **kw)
