@@ -110,17 +110,18 @@ class Replay(Stage):
 
 
 def wrap(stage: BaseStage, mode: str, stat_name: str, where: str, explicit: bool = False) -> BaseStage:
-    """The stage as a recipe's ``mode`` asks: itself (``filter``) or annotating. Text modifiers always run
-    as themselves (the text they make is what later stages measure); asking one to annotate is an error."""
+    """The stage as a recipe's ``mode`` asks: itself (``filter``) or annotating. A per-document text modifier
+    always runs as itself (the text it makes is what later stages measure; asking it to annotate is an
+    error); a global stage annotates by running only its per-document part, and select runs it for real."""
     if mode == "filter":
         return stage
     if mode != "annotate":
         raise RecipeError(f"{where}: mode must be 'filter' or 'annotate', got {mode!r}")
-    if stage.name in TEXT_MODIFIERS:
+    if stage.name in TEXT_MODIFIERS and not isinstance(stage, GlobalStage):
         if explicit:
             raise RecipeError(f"{where}: {stage.name} changes the text and cannot annotate")
         return stage
-    return Annotate(stage, stat_name)  # a global stage: only its per-document part; select runs it for real
+    return Annotate(stage, stat_name)
 
 
 def select_recipe(annotated: dict[str, Any], new: Any) -> Any:
@@ -138,6 +139,8 @@ def select_recipe(annotated: dict[str, Any], new: Any) -> Any:
     out: list[tuple[str, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     names = [n for n, _ in new_items]
+    glob_mod = [n in TEXT_MODIFIERS and issubclass(get_stage_class(n), GlobalStage) for n in names]
+    doc_mod = [n in TEXT_MODIFIERS and not g for n, g in zip(names, glob_mod)]
     for i, ((name, old_params, old_mode), (_, new_params)) in enumerate(zip(old_items, new_items)):
         seen[name] = seen.get(name, 0) + 1
         stat = name if seen[name] == 1 else f"{name}#{seen[name]}"
@@ -150,9 +153,18 @@ def select_recipe(annotated: dict[str, Any], new: Any) -> Any:
         elif mode != "annotate":
             if changed:
                 raise RecipeError(f"select: {stat} did not annotate in the run; its parameters cannot change")
+        elif any(glob_mod[:i]):
+            # A global stage before it changes the text in a full run (and runs for real in select), so the
+            # stored measurements are of other text: only running the stage again is exact.
+            if any(doc_mod[i + 1 :]):
+                raise RecipeError(
+                    f"select: {stat} follows a global text modifier and precedes a per-document one: select "
+                    "cannot reproduce the text it saw; run the recipe again"
+                )
+            out.append((name, new_params))
         elif can_decide(cls):
             out.append(("select_decide", {"stage": name, "params": new_params}))
-        elif name not in TEXT_MODIFIERS and not TEXT_MODIFIERS & set(names[i + 1 :]):
+        elif name not in TEXT_MODIFIERS and not any(doc_mod[i + 1 :]):
             out.append((name, new_params))  # it sees the stored text, as in a full run: run it again
         elif changed:
             raise RecipeError(

@@ -1,0 +1,68 @@
+"""Annotate once, select three times (issue 13): each select's data/ beside a full run with the same
+parameters (same ids?), and the select's time beside the full run's.
+
+    python benchmarks/bench_select.py [--files 4] [--recipe dclm_baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+BENCH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "warc" / "bench"
+SETS = [
+    ["language.threshold=0.8"],
+    ["quality.keep_top_fraction=0.2"],
+    ["language.threshold=0.5", "quality.keep_top_fraction=0.05"],
+]
+
+
+def ids(run_dir: Path) -> list[str]:
+    return sorted(r["id"] for f in sorted((run_dir / "data").glob("*.parquet"))
+                  for r in pq.read_table(f, columns=["id"]).to_pylist())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--files", type=int, default=4)
+    ap.add_argument("--recipe", default="dclm_baseline")
+    args = ap.parse_args()
+    import ray
+
+    from curate.annotate import select
+    from curate.raysession import init_ray
+    from curate.runner import run
+
+    files = [str(p) for p in sorted(BENCH.glob("*.warc.gz"))[: args.files]]
+    tmp = Path(tempfile.mkdtemp(prefix="curate-select-"))
+    init_ray()
+    ray.get([ray.remote(lambda: __import__("curate.mappass")).remote() for _ in range(2)])
+    t0 = time.perf_counter()
+    assert run(args.recipe, files, str(tmp / "annotated"), overrides=["recipe.mode=annotate"], progress=False).ok
+    t_annotate = time.perf_counter() - t0
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {len(files)} bench WARC "
+          f"files; recipe {args.recipe}; annotate once: {t_annotate:.1f} s")
+    print(f"{'parameters':<55}{'select s':>9}{'full s':>8}{'select/full':>12}{'docs':>7}  same ids")
+    for i, sets in enumerate(SETS):
+        t0 = time.perf_counter()
+        assert select(str(tmp / "annotated"), args.recipe, str(tmp / f"sel{i}"), overrides=sets, progress=False).ok
+        t_sel = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        assert run(args.recipe, files, str(tmp / f"full{i}"), overrides=sets, progress=False).ok
+        t_full = time.perf_counter() - t0
+        same = ids(tmp / f"sel{i}") == ids(tmp / f"full{i}")
+        print(f"{' '.join(sets):<55}{t_sel:>9.1f}{t_full:>8.1f}{t_sel / t_full:>11.1%}{len(ids(tmp / f'full{i}')):>7}  "
+              f"{same}")
+    print("target: select <= 5% of the full run's time, same ids")
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
