@@ -59,98 +59,149 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _POW["pow"][:n], _POW["inv"][:n]
 
 
-@dataclass
-class Grams:
-    """Word n-grams of a batch of texts: the text, the first word's index in it, length in words, hash."""
+class _Chunk:
+    """A batch of texts, normalised and joined: word spans, the text of each word, a prefix hash of the bytes."""
 
-    doc: np.ndarray
-    first: np.ndarray
-    words: np.ndarray
-    hash: np.ndarray
-
-    @staticmethod
-    def concat(parts: list[Grams]) -> Grams:
-        if not parts:
-            z = np.zeros(0, np.int64)
-            return Grams(z, z, z, np.zeros(0, np.uint64))
-        return Grams(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("doc", "first", "words", "hash")))
-
-
-def _grams_chunk(texts: list[str], lengths: list[int], whole_below: int, offset: int) -> Grams:
-    parts = [normalize_words(t) for t in texts]
-    buf = np.frombuffer(_SEP.join(parts) + _SEP, dtype=np.uint8)
-    word = buf > 32  # normalised text holds only word bytes, single spaces and the separators
-    edge = np.diff(np.concatenate([[0], word.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
-    wdoc = np.searchsorted(np.flatnonzero(buf == _SEP[0]), starts)
-    nwords = np.bincount(wdoc, minlength=len(texts))
-    doc_first = np.concatenate([[0], np.cumsum(nwords)[:-1]])
-    pw, iv = _powers(len(buf) + 1)
-    with np.errstate(over="ignore"):
-        pref = np.zeros(len(buf) + 1, dtype=np.uint64)
-        np.cumsum(buf.astype(np.uint64) * pw[: len(buf)], out=pref[1:])
-    out = []
-    spans = []
-    for k in lengths:  # every k-gram inside one text
-        m = len(starts) - k + 1
-        if m > 0:
-            i = np.flatnonzero(wdoc[:m] == wdoc[k - 1 :])
-            spans.append((i, i + k - 1, np.full(len(i), k)))
-    if whole_below:  # texts shorter than whole_below words: one key, all their words
-        d = np.flatnonzero((nwords > 0) & (nwords < whole_below))
-        spans.append((doc_first[d], doc_first[d] + nwords[d] - 1, nwords[d]))
-    for i, j, k in spans:
-        s, e = starts[i], ends[j]
+    def __init__(self, texts: list[str]) -> None:
+        buf = np.frombuffer(_SEP.join([normalize_words(t) for t in texts]) + _SEP, dtype=np.uint8)
+        word = buf > 32  # normalised text holds only word bytes, single spaces and the separators
+        edge = np.diff(word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+        self.starts, self.ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+        self.wdoc = np.searchsorted(np.flatnonzero(buf == _SEP[0]), self.starts)
+        self.nwords = np.bincount(self.wdoc, minlength=len(texts))
+        self.doc_first = np.concatenate([[0], np.cumsum(self.nwords)[:-1]]).astype(np.int64)
+        pw, self.iv = _powers(len(buf) + 1)
         with np.errstate(over="ignore"):
-            h = fmix64((pref[e] - pref[s]) * iv[s])
-        out.append(Grams(wdoc[i] + offset, i - doc_first[wdoc[i]], k.astype(np.int64), h))
-    return Grams.concat(out)
+            self.pref = np.zeros(len(buf) + 1, dtype=np.uint64)
+            np.cumsum(buf.astype(np.uint64) * pw[: len(buf)], out=self.pref[1:])
+
+    def span_hash(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """The hash of words ``i..j`` (chunk word indices): the same bytes give the same hash anywhere."""
+        s, e = self.starts[i], self.ends[j]
+        with np.errstate(over="ignore"):
+            return fmix64((self.pref[e] - self.pref[s]) * self.iv[s])
+
+    def grams(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(first word, hash) of every ``k``-gram that lies inside one text."""
+        m = len(self.starts) - k + 1
+        if m <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        i = np.flatnonzero(self.wdoc[:m] == self.wdoc[k - 1 :])
+        return i, self.span_hash(i, i + k - 1)
 
 
-def text_grams(texts: list[str], lengths: list[int], whole_below: int = 0) -> Grams:
-    """Hashes of every ``k``-gram (``k`` in ``lengths``) of every text; with ``whole_below``, also one hash of
-    the whole word sequence of each text with fewer words than that. Chunked to bound memory."""
+def _chunks(texts: list[str]) -> list[tuple[int, _Chunk]]:
+    """(offset, chunk) over ``texts`` in chunks of about ``_CHUNK_BYTES`` characters (bounds the arrays)."""
     out, i = [], 0
     while i < len(texts):
         j, size = i, 0
         while j < len(texts) and (j == i or size + len(texts[j]) <= _CHUNK_BYTES):
             size += len(texts[j])
             j += 1
-        out.append(_grams_chunk(texts[i:j], lengths, whole_below, i))
+        out.append((i, _Chunk(texts[i:j])))
         i = j
-    return Grams.concat(out)
+    return out
+
+
+@dataclass
+class Matches:
+    """Matched grams of a batch of texts: the text, its first word's index there, words, benchmark mask."""
+
+    doc: np.ndarray
+    first: np.ndarray
+    words: np.ndarray
+    mask: np.ndarray
+
+
+def _sorted_keys(h: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique keys of ``h``, each with the OR of its benchmark masks ``m``."""
+    order = np.argsort(h, kind="stable")
+    h, m = h[order], m[order]
+    if not len(h):
+        return h, m
+    first = np.flatnonzero(np.concatenate([[True], h[1:] != h[:-1]]))
+    return h[first], np.bitwise_or.reduceat(m, first)
+
+
+def _find(keys: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(which of ``h`` are in the sorted ``keys``, their positions there)."""
+    if not len(keys) or not len(h):
+        return np.zeros(len(h), bool), np.zeros(0, np.int64)
+    pos = np.searchsorted(keys, h)
+    pos[pos == len(keys)] = 0
+    hit = keys[pos] == h
+    return hit, pos[hit]
 
 
 class NgramIndex:
-    """Sorted unique 64-bit keys and, per key, a bitmask of the benchmarks that hold it."""
+    """The keys of every benchmark, each with a bitmask of the benchmarks that hold it.
 
-    def __init__(self, keys: np.ndarray, masks: np.ndarray, meta: dict[str, Any]) -> None:
-        self.keys, self.masks, self.meta = keys, masks, meta
+    ``keys``/``masks``: sorted 64-bit hashes of the n-grams of items of at least ``ngram`` words.
+    ``short_keys``/``short_masks``: hashes of whole short items; ``short_prefixes``: hashes of their first
+    ``min_item_words`` words. A document is hashed at two lengths only: ``ngram`` (looked up in ``keys``) and
+    ``min_item_words`` (looked up in the small ``short_prefixes``; a hit is then checked at each short length).
+    A bitmap of the keys' top bits (about 32 bits per key, so ~3% of a document's n-grams pass) answers most
+    lookups with one read before the exact binary search.
+    """
+
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.arrays, self.meta = arrays, meta
+        self.keys, self.masks = arrays["keys"], arrays["masks"]
         self.benchmarks: list[str] = meta["benchmarks"]
-        self.lengths: list[int] = meta["lengths"]  # gram lengths a document is hashed at
+        self.ngram: int = meta["ngram"]
+        self.min_item_words: int = meta["min_item_words"]
+        self.short_lengths: list[int] = meta["short_lengths"]
+        self.bits = max(16, int(np.ceil(np.log2(max(1, 32 * len(self.keys))))))
+        top = (self.keys >> np.uint64(64 - self.bits)).astype(np.int64)
+        self.bitmap = np.zeros(1 << (self.bits - 3), np.uint8)
+        np.bitwise_or.at(self.bitmap, top >> 3, (1 << (top & 7)).astype(np.uint8))
 
     @property
     def nbytes(self) -> int:
-        return int(self.keys.nbytes + self.masks.nbytes)
+        return int(sum(a.nbytes for a in self.arrays.values()) + self.bitmap.nbytes)
 
-    def lookup(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(which of ``h`` are keys, their benchmark masks)."""
-        if not len(self.keys) or not len(h):
-            return np.zeros(len(h), bool), np.zeros(0, self.masks.dtype)
-        pos = np.searchsorted(self.keys, h)
-        pos[pos == len(self.keys)] = 0
-        hit = self.keys[pos] == h
-        return hit, self.masks[pos[hit]]
+    def _lookup(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        top = (h >> np.uint64(64 - self.bits)).astype(np.int64)
+        cand = np.flatnonzero((self.bitmap[top >> 3] >> (top & 7)) & 1)
+        hit, pos = _find(self.keys, h[cand])
+        return cand[hit], self.masks[pos]
+
+    def match(self, texts: list[str]) -> Matches:
+        """Every gram of ``texts`` that is a key (see the class docstring)."""
+        parts: list[tuple[np.ndarray, ...]] = []
+        for off, c in _chunks(texts):
+            found = []
+            i, h = c.grams(self.ngram)
+            sel, m = self._lookup(h)
+            found.append((i[sel], np.full(len(sel), self.ngram), m))
+            if self.short_lengths:
+                i, h = c.grams(self.min_item_words)
+                cand = i[_find(self.arrays["short_prefixes"], h)[0]]
+                for k in self.short_lengths:
+                    ii = cand[cand + k - 1 < len(c.wdoc)]
+                    ii = ii[c.wdoc[ii] == c.wdoc[ii + k - 1]]
+                    hit, pos = _find(self.arrays["short_keys"], c.span_hash(ii, ii + k - 1))
+                    found.append((ii[hit], np.full(len(pos), k), self.arrays["short_masks"][pos]))
+            for i, k, m in found:
+                d = c.wdoc[i]
+                parts.append((d + off, i - c.doc_first[d], k, m))
+        if not parts:
+            z = np.zeros(0, np.int64)
+            return Matches(z, z, z, z.astype(np.uint64))
+        return Matches(*(np.concatenate([p[f] for p in parts]).astype(t) for f, t in enumerate(
+            (np.int64, np.int64, np.int64, np.uint64))))
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, keys=self.keys, masks=self.masks, meta=np.frombuffer(json.dumps(self.meta).encode(), np.uint8))
+        meta = np.frombuffer(json.dumps(self.meta).encode(), np.uint8)
+        np.savez(buf, meta=meta, **self.arrays)
         return buf.getvalue()
 
     @staticmethod
     def from_bytes(data: bytes) -> NgramIndex:
         z = np.load(io.BytesIO(data))
-        return NgramIndex(z["keys"], z["masks"], json.loads(z["meta"].tobytes()))
+        arrays = {k: z[k] for k in z.files if k != "meta"}
+        return NgramIndex(arrays, json.loads(z["meta"].tobytes()))
 
 
 def _values(v: Any) -> list[str]:
@@ -211,39 +262,51 @@ def read_items(path: str, fields: list[str], where: str) -> list[str]:
     return items
 
 
+def item_keys(items: list[str], ngram: int, min_item_words: int) -> dict[str, np.ndarray]:
+    """The keys of evaluation items: n-grams of the long ones, whole hashes and prefixes of the short ones."""
+    out: dict[str, list[np.ndarray]] = {"ngrams": [], "short": [], "prefixes": [], "lengths": [], "nwords": []}
+    for _, c in _chunks(items):
+        out["ngrams"].append(c.grams(ngram)[1])  # only items of at least ngram words have any
+        out["nwords"].append(c.nwords)
+        d = np.flatnonzero((c.nwords >= min_item_words) & (c.nwords < ngram))
+        i, k = c.doc_first[d], c.nwords[d]
+        out["short"].append(c.span_hash(i, i + k - 1))
+        out["prefixes"].append(c.span_hash(i, i + min_item_words - 1))
+        out["lengths"].append(k)
+    return {name: np.concatenate(v) if v else np.zeros(0, np.uint64) for name, v in out.items()}
+
+
 def build_index(benchmarks: dict[str, tuple[str, list[str]]], ngram: int, min_item_words: int
                 ) -> tuple[NgramIndex, dict[str, Any]]:
     """Read every benchmark's items and hash them (see the module docstring); return the index and a summary."""
     names = list(benchmarks)
-    all_h, all_m, short_lengths = [], [], set()
+    long_h, long_m, short_h, short_m, prefixes, lengths = [], [], [], [], [], []
     summary: dict[str, Any] = {"benchmarks": {}}
     for b, name in enumerate(names):
         path, fields = benchmarks[name]
         items = read_items(path, fields, f"benchmarks.{name}")
-        whole = ngram if min_item_words < ngram else 0
-        g = text_grams(items, [ngram], whole_below=whole)
-        nwords = np.array([len(normalize_words(t).split()) for t in items], dtype=np.int64)
-        short = g.words < ngram
-        keep = ~short | (g.words >= min_item_words)
-        short_lengths.update(np.unique(g.words[short & keep]).tolist())
-        h = np.unique(g.hash[keep])
-        all_h.append(h)
-        all_m.append(np.full(len(h), 1 << b, dtype=np.uint64))
+        keys = item_keys(items, ngram, min_item_words)
+        h, sh = np.unique(keys["ngrams"]), np.unique(keys["short"])
+        long_h.append(h)
+        long_m.append(np.full(len(h), 1 << b, dtype=np.uint64))
+        short_h.append(sh)
+        short_m.append(np.full(len(sh), 1 << b, dtype=np.uint64))
+        prefixes.append(keys["prefixes"])
+        lengths.append(keys["lengths"])
         summary["benchmarks"][name] = {
             "items": len(items),
-            "items_whole": int(((nwords >= min_item_words) & (nwords < ngram)).sum()),
-            "items_too_short": int((nwords < min(min_item_words, ngram)).sum()),
-            "ngrams": len(h),
+            "items_whole": len(keys["short"]),
+            "items_too_short": int((keys["nwords"] < min(min_item_words, ngram)).sum()),
+            "ngrams": len(h) + len(sh),
         }
-    h = np.concatenate(all_h) if all_h else np.zeros(0, np.uint64)
-    m = np.concatenate(all_m) if all_m else np.zeros(0, np.uint64)
-    order = np.argsort(h, kind="stable")
-    h, m = h[order], m[order]
-    first = np.flatnonzero(np.concatenate([[True], h[1:] != h[:-1]])) if len(h) else np.zeros(0, np.int64)
-    keys = h[first]
-    masks = np.bitwise_or.reduceat(m, first) if len(h) else m
     dtype = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64) if len(names) <= np.iinfo(t).bits)
-    meta = {"benchmarks": names, "ngram": ngram, "lengths": sorted({ngram, *short_lengths})}
-    index = NgramIndex(keys, masks.astype(dtype), meta)
-    summary.update(keys=len(keys), index_bytes=index.nbytes, lengths=meta["lengths"])
+    cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, np.uint64)  # noqa: E731
+    keys, masks = _sorted_keys(cat(long_h), cat(long_m))
+    skeys, smasks = _sorted_keys(cat(short_h), cat(short_m))
+    arrays = {"keys": keys, "masks": masks.astype(dtype), "short_keys": skeys, "short_masks": smasks.astype(dtype),
+              "short_prefixes": np.unique(cat(prefixes))}
+    short_lengths = sorted({int(k) for k in cat(lengths).tolist()})
+    meta = {"benchmarks": names, "ngram": ngram, "min_item_words": min_item_words, "short_lengths": short_lengths}
+    index = NgramIndex(arrays, meta)
+    summary.update(keys=len(keys) + len(skeys), index_bytes=index.nbytes, short_lengths=short_lengths)
     return index, summary

@@ -17,12 +17,12 @@ import numpy as np
 from curate.errors import RecipeError
 from curate.schema import Document
 from curate.stage import Stage, register, worker_cache
-from filters.decontam_index import NgramIndex, build_index, normalize_words, text_grams
+from filters.decontam_index import NgramIndex, build_index, normalize_words
 
 INDEX_FILE = "index.npz"
 _NAME = re.compile(r"^[a-z0-9_]+$")
-Mode = Literal["drop", "remove_paragraphs", "annotate"]
-MODES = ("drop", "remove_paragraphs", "annotate")
+Action = Literal["drop", "remove_paragraphs", "annotate"]
+ACTIONS = ("drop", "remove_paragraphs", "annotate")
 
 
 @register("decontaminate")
@@ -37,14 +37,17 @@ class Decontaminate(Stage):
             rows (the fields' values joined in order; lists flattened, numbers as text; default ``[text]``),
             or any other file, one item per non-empty line. Names are lowercase letters, digits and ``_``.
         ngram: words per n-gram (13).
-        mode: ``drop`` the document (reason ``decontam_<benchmark>``, the benchmark with the most matched
-            n-grams), ``remove_paragraphs`` (the lines that a matched n-gram touches; the document is dropped
-            when no line with a word is left), or ``annotate`` (keep every document).
+        action: ``drop`` the document (reason ``decontam_<benchmark>``, the benchmark with the most matched
+            n-grams), ``remove_paragraphs`` (the lines that matched n-grams cover, half of a line's words or
+            ``ngram`` of them; the document is dropped when no line with a word is left), or ``annotate`` (keep every document).
         min_matches: matched n-grams that make a document contaminated (1).
         min_item_words: shorter items are not indexed (8; ``"True"`` or ``"Paris"`` would match everything).
 
-    Columns (``annotate`` and ``remove_paragraphs``): ``decontam_benchmarks`` (benchmarks hit, most matches
-    first; empty when clean), ``decontam_ngrams`` (matched n-grams), and in ``remove_paragraphs`` mode
+    The recipe-level ``mode`` key is the engine's (``filter``/``annotate``, :mod:`curate.annotate`); this stage
+    changes the text in ``remove_paragraphs``, so it always runs as itself and tags with ``action: annotate``.
+
+    Columns (actions ``annotate`` and ``remove_paragraphs``): ``decontam_benchmarks`` (benchmarks hit, most
+    matches first; empty when clean), ``decontam_ngrams`` (matched n-grams), and for ``remove_paragraphs``
     ``decontam_paragraphs`` (lines removed).
     """
 
@@ -55,12 +58,12 @@ class Decontaminate(Stage):
         self,
         benchmarks: dict[str, Any],
         ngram: int = 13,
-        mode: Mode = "drop",
+        action: Action = "drop",
         min_matches: int = 1,
         min_item_words: int = 8,
     ) -> None:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        if action not in ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
         if ngram < 1:
             raise ValueError("ngram must be >= 1")
         if min_matches < 1:
@@ -88,9 +91,9 @@ class Decontaminate(Stage):
             if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
                 raise ValueError(f"{where}.fields: expected a list of field names, got {fields!r}")
             self.benchmarks[name] = (spec["path"], list(fields))
-        self.ngram, self.mode = ngram, mode
+        self.ngram, self.action = ngram, action
         self.min_matches, self.min_item_words = min_matches, min_item_words
-        self.columns = {"drop": (), "annotate": Decontaminate.columns[:2]}.get(mode, Decontaminate.columns)
+        self.columns = {"drop": (), "annotate": Decontaminate.columns[:2]}.get(action, Decontaminate.columns)
         config = [self.benchmarks, ngram, min_item_words]
         self._fingerprint = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
         self._folder: Any = None
@@ -136,30 +139,28 @@ class Decontaminate(Stage):
     def process_batch(self, docs: list[Document]) -> list[str | None]:
         index = self._load()
         texts = [d["text"] if isinstance(d.get("text"), str) else "" for d in docs]
-        g = text_grams(texts, index.lengths)
-        hit, masks = index.lookup(g.hash)
-        hdoc = g.doc[hit]
-        counts = np.bincount(hdoc, minlength=len(docs))
+        found = index.match(texts)
+        counts = np.bincount(found.doc, minlength=len(docs))
         results: list[str | None] = [None] * len(docs)
-        if self.mode != "drop":
+        if self.action != "drop":
             for d in docs:
                 d["decontam_benchmarks"], d["decontam_ngrams"] = [], 0
-                if self.mode == "remove_paragraphs":
+                if self.action == "remove_paragraphs":
                     d["decontam_paragraphs"] = 0
         for i in np.flatnonzero(counts >= self.min_matches).tolist():
-            sel = hdoc == i
-            m = masks[sel].astype(np.uint64)
+            sel = found.doc == i
+            m = found.mask[sel]
             per = {b: int(((m >> np.uint64(k)) & np.uint64(1)).sum()) for k, b in enumerate(index.benchmarks)}
             hits = sorted((b for b in per if per[b]), key=lambda b: (-per[b], b))
             reason = f"decontam_{hits[0]}"
             doc = docs[i]
-            if self.mode == "drop":
+            if self.action == "drop":
                 results[i] = reason
                 continue
             doc["decontam_benchmarks"], doc["decontam_ngrams"] = hits, int(counts[i])
-            if self.mode == "remove_paragraphs":
-                first = g.first[hit][sel]
-                results[i] = self._remove_paragraphs(doc, texts[i], first, first + g.words[hit][sel] - 1, reason)
+            if self.action == "remove_paragraphs":
+                first = found.first[sel]
+                results[i] = self._remove_paragraphs(doc, texts[i], first, first + found.words[sel] - 1, reason)
         return results
 
     def _remove_paragraphs(

@@ -75,11 +75,11 @@ def decontam(evals: dict, **params) -> list:
 
 
 def test_clean_pages_are_untouched_in_every_mode(pages, evals):
-    for mode in ("drop", "annotate", "remove_paragraphs"):
-        out = run_documents(decontam(evals, mode=mode), [dict(p) for p in pages])
+    for action in ("drop", "annotate", "remove_paragraphs"):
+        out = run_documents(decontam(evals, action=action), [dict(p) for p in pages])
         assert out.rejected == []
         assert {r["id"]: r["text"] for r in out.kept} == {p["id"]: p["text"] for p in pages}
-        if mode != "drop":
+        if action != "drop":
             assert all(r["decontam_ngrams"] == 0 and r["decontam_benchmarks"] == [] for r in out.kept)
 
 
@@ -105,7 +105,7 @@ def test_annotate_keeps_the_document_and_counts_matched_ngrams_per_benchmark(pag
     wiki = " ".join(evals["paragraphs"][3].split()[:60])
     both = plant(plant(pages[5], wiki, "x"), evals["entries"][2], "both")
     docs = [dict(p) for p in pages[:20]] + [both]
-    out = run_documents(decontam(evals, mode="annotate"), docs)
+    out = run_documents(decontam(evals, action="annotate"), docs)
     assert out.rejected == []
     row = next(r for r in out.kept if r["id"] == "both")
     assert row["text"] == both["text"]
@@ -120,7 +120,7 @@ def test_remove_paragraphs_cuts_only_the_contaminated_lines(pages, evals):
     wiki = edit(" ".join(evals["paragraphs"][9].split()[:50]))
     doc = plant(page, wiki, "p")
     only = {"id": "only", "text": evals["entries"][4]}  # nothing left after the cut: dropped
-    out = run_documents(decontam(evals, mode="remove_paragraphs"), [doc, only, dict(pages[8])])
+    out = run_documents(decontam(evals, action="remove_paragraphs"), [doc, only, dict(pages[8])])
     kept = {r["id"]: r for r in out.kept}
     assert kept["p"]["text"] == page["text"]
     assert wiki.count("\n") >= 1  # the edit broke the passage over lines: each of them goes
@@ -153,8 +153,8 @@ def test_bad_configuration_names_the_key(tmp_path):
         build_stage("decontaminate", {"benchmarks": {"MMLU": {"path": str(WIKI)}}})
     with pytest.raises(RecipeError, match="benchmarks.m: unknown key"):
         build_stage("decontaminate", {"benchmarks": {"m": {"path": str(WIKI), "field": ["q"]}}})
-    with pytest.raises(RecipeError, match="mode"):
-        build_stage("decontaminate", {"benchmarks": {"m": str(WIKI)}, "mode": "erase"})
+    with pytest.raises(RecipeError, match="action"):
+        build_stage("decontaminate", {"benchmarks": {"m": str(WIKI)}, "action": "erase"})
     rows = tmp_path / "m.jsonl"
     rows.write_text('{"question": "a b c"}\n')
     s = build_stage("decontaminate", {"benchmarks": {"m": {"path": str(rows), "fields": ["question", "answer"]}}})
@@ -171,7 +171,7 @@ stages:
       benchmarks:
         wiki: {{path: {wiki}}}
       ngram: 13
-      mode: drop
+      action: drop
   - gopher_quality: {{min_words: 5}}
 """
 
