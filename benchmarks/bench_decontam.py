@@ -7,15 +7,16 @@ bench_filters.py). The "benchmarks" are real text that the crawl does not hold:
          footer cut), as JSONL rows with a ``text`` field;
   wiki   WikiText-2 validation paragraphs (../shared/data/text/wikitext2-valid.txt), one item per line;
   news   sentences of 8-12 words of the Lee news corpus, as Parquet ``question`` rows (the short-item rule:
-         matched whole).
+         matched whole);
+  abc    lines of the ABC science and rural news transcripts (nltk ``abc.zip``), one item per line.
 
-Together about 1 M distinct 13-grams. Into a seeded sample of the pages a passage of an item is planted as a
-line of its own: exact copies, and edited copies (case changed, whitespace changed to runs, tabs and line
+Together about 1.2 M distinct keys. Into a seeded sample of the pages a passage of 20-60 words of an item
+(or the whole item when shorter) is planted: exact copies, and edited copies (case changed, whitespace changed to runs, tabs and line
 breaks, punctuation dropped, added and swapped for typographic quotes and dashes). Prints:
 
   (a) recall on exact and edited copies (targets >= 0.99 and >= 0.95), per benchmark;
   (b) clean pages flagged (target 0), each shown with the matched words if any;
-  (c) remove_paragraphs: planted pages given back exactly as they were before planting;
+  (c) remove_paragraphs: planted pages given back as they were before planting;
   (d) cost per document of decontaminate beside gopher_quality on the same pages in the same run (engine
       stats of one in-process run of both stages, and CPU time of each stage's process_batch alone on
       512-document batches, interleaved, best of 3), with the index's memory (arrays, file, RSS of loading).
@@ -30,9 +31,12 @@ import json
 import platform
 import random
 import re
+import string
 import sys
 import tempfile
 import time
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +54,7 @@ from filters.decontam_index import NgramIndex, normalize_words  # noqa: E402
 from filters.decontaminate import INDEX_FILE  # noqa: E402
 
 TEXT = SHARED / "text"
+BENCHES = ("books", "wiki", "news", "abc")
 _GUTENBERG = re.compile(r"\*\*\*\s*START OF (?:THIS|THE) PROJECT GUTENBERG.*?\*\*\*(.*)\*\*\*\s*END OF", re.S | re.I)
 
 
@@ -73,6 +78,12 @@ def news_items() -> list[str]:
     return sorted({s for s in sents if 8 <= len(normalize_words(s).split()) <= 12})[:400]
 
 
+def abc_items() -> list[str]:
+    with zipfile.ZipFile(TEXT / "nltk" / "abc.zip") as z:
+        text = "\n".join(z.read(f"abc/{n}.txt").decode("latin-1") for n in ("rural", "science"))
+    return [ln.strip() for ln in text.splitlines() if len(ln.split()) >= 8]
+
+
 def edit(passage: str, rng: random.Random) -> str:
     """Same words; case, whitespace and punctuation changed."""
     words = passage.split()
@@ -82,7 +93,7 @@ def edit(passage: str, rng: random.Random) -> str:
         w = case(w)
         r = rng.random()
         if r < 0.15:
-            w = re.sub(r"[^\w\s]", "", w) or w  # punctuation dropped
+            w = w.strip(string.punctuation) or w  # punctuation dropped (inside a word it would join two words)
         elif r < 0.25:
             w += rng.choice([",", ";", " -", " --", "...", ":"])  # punctuation added
         w = w.replace("'", "\u2019").replace('"', "\u201c").replace("-", "\u2013")
@@ -92,12 +103,15 @@ def edit(passage: str, rng: random.Random) -> str:
 
 
 def passage_of(item: str, rng: random.Random) -> str:
-    words = item.split()
-    if len(words) <= 20:
+    """A span of 20-60 words of the item (normalised words: WikiText's "@,@" and "(" are none), or all of it."""
+    tokens = item.split()
+    ends = np.cumsum([len(normalize_words(t).split()) for t in tokens])
+    if ends[-1] <= 20:
         return item
-    n = rng.randint(20, min(60, len(words)))
-    start = rng.randint(0, len(words) - n)
-    return " ".join(words[start : start + n])
+    want = rng.randint(20, min(60, int(ends[-1])))
+    start = rng.choice([i for i in range(len(tokens)) if ends[-1] - (ends[i - 1] if i else 0) >= want])
+    stop = int(np.searchsorted(ends, (ends[start - 1] if start else 0) + want)) + 1
+    return " ".join(tokens[start:stop])
 
 
 def plant(text: str, passage: str, rng: random.Random) -> str:
@@ -107,18 +121,20 @@ def plant(text: str, passage: str, rng: random.Random) -> str:
 
 
 def write_evals(d: Path) -> dict:
-    books, wiki, news = book_items(), wiki_items(), news_items()
+    books, wiki, news, abc = book_items(), wiki_items(), news_items(), abc_items()
     with open(d / "books.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps({"text": t}) + "\n" for t in books)
     (d / "wiki.txt").write_text("\n".join(wiki) + "\n", encoding="utf-8")
     pq.write_table(pa.table({"question": news}), d / "news.parquet")
+    (d / "abc.txt").write_text("\n".join(abc) + "\n", encoding="utf-8")
     return {
         "benchmarks": {
             "books": {"path": str(d / "books.jsonl"), "fields": ["text"]},
             "wiki": {"path": str(d / "wiki.txt")},
             "news": {"path": str(d / "news.parquet"), "fields": ["question"]},
+            "abc": {"path": str(d / "abc.txt")},
         },
-        "items": {"books": books, "wiki": wiki, "news": news},
+        "items": {"books": books, "wiki": wiki, "news": news, "abc": abc},
     }
 
 
@@ -154,15 +170,15 @@ def main() -> None:
         params = {"benchmarks": ev["benchmarks"], "ngram": 13}
         # the worker's path: prepare into a stage folder (the driver), then use_prepared + setup (a worker)
         folder = StageDir(str(Path(tmp) / "stage"))
-        rss0 = psutil.Process().memory_info().rss
         t = time.perf_counter()
         summary = build_stage("decontaminate", params).prepare(folder)
         build_s = time.perf_counter() - t
-        rss1 = psutil.Process().memory_info().rss
         dstage = build_stage("decontaminate", params)
         dstage.use_prepared(folder)
-        dstage.setup()
-        rss_load = psutil.Process().memory_info().rss - rss1
+        tracemalloc.start()
+        dstage.setup()  # what a worker does: the index read from the stage folder, once per process
+        loaded = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
         blob = folder.read_bytes(INDEX_FILE)
         index = NgramIndex.from_bytes(blob)
         print(f"index: {summary['keys']:,} distinct n-gram keys (13-grams, and whole short items of "
@@ -171,8 +187,8 @@ def main() -> None:
             print(f"  {name:6s} {s['items']:6,} items, {s['ngrams']:9,} keys, {s['items_whole']:4} matched whole, "
                   f"{s['items_too_short']} too short")
         print(f"  memory: arrays {index.nbytes / 2**20:.1f} MiB ({index.nbytes / max(1, len(index.keys)):.0f} B/key), "
-              f"file {len(blob) / 2**20:.1f} MiB, RSS of loading it {rss_load / 2**20:.1f} MiB "
-              f"(RSS growth while building {(rss1 - rss0) / 2**20:.0f} MiB)")
+              f"file {len(blob) / 2**20:.1f} MiB; a worker loading it holds {loaded[0] / 2**20:.1f} MiB "
+              f"(peak {loaded[1] / 2**20:.1f} MiB, tracemalloc)")
 
         # --- the planted corpus ---------------------------------------------------------------------
         order = list(range(len(pages)))
@@ -183,7 +199,7 @@ def main() -> None:
             if i not in chosen:
                 docs.append(dict(p))
                 continue
-            bench = rng.choices(["books", "wiki", "news"], weights=[5, 4, 1])[0]
+            bench = rng.choices(BENCHES, weights=[4, 3, 1, 2])[0]
             item = rng.choice(ev["items"][bench])
             passage = passage_of(item, rng)
             kind = "exact" if rng.random() < 0.5 else "edited"
@@ -205,7 +221,7 @@ def main() -> None:
             ids = [k for k, v in truth.items() if v[1] == kind]
             found = [k for k in ids if flagged.get(k) == f"decontam_{truth[k][0]}"]
             per = {b: f"{sum(truth[k][0] == b for k in found)}/{sum(truth[k][0] == b for k in ids)}"
-                   for b in ("books", "wiki", "news")}
+                   for b in BENCHES}
             print(f"  {kind:6s} {len(found) / max(1, len(ids)):.4f}  ({len(found)}/{len(ids)}; per benchmark {per})"
                   f"   target >= {target}")
             for k in sorted(set(ids) - set(found))[:5]:
@@ -235,10 +251,12 @@ def main() -> None:
         # --- (c) remove_paragraphs gives the planted pages back ---------------------------------------
         planted_docs = [dict(by_id[k]) for k in truth]
         out = run_documents([("decontaminate", {**params, "action": "remove_paragraphs"})], planted_docs)
+        words_back = sum(normalize_words(r["text"]) == normalize_words(originals[r["id"]]) for r in out.kept)
         back = sum(r["text"] == originals[r["id"]] for r in out.kept)
         lines = sum(r["decontam_paragraphs"] for r in out.kept)
-        print(f"\n(c) remove_paragraphs on the {len(truth)} planted pages: {back} given back exactly as before "
-              f"planting, {lines} lines removed in all, {len(out.rejected)} dropped (nothing left)")
+        print(f"\n(c) remove_paragraphs on the {len(truth)} planted pages: {words_back} given back with exactly the "
+              f"page's words ({back} byte for byte; the rest keep a punctuation-only line of an edited copy), "
+              f"{lines} lines removed in all, {len(out.rejected)} dropped (nothing left)")
         kept_annot = run_documents([("decontaminate", {**params, "action": "annotate"})], planted_docs[:50]).kept
         print(f"    annotate (first 50): {sum(bool(r['decontam_benchmarks']) for r in kept_annot)} tagged, "
               f"median {int(np.median([r['decontam_ngrams'] for r in kept_annot]))} matched n-grams")

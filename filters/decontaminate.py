@@ -167,8 +167,8 @@ class Decontaminate(Stage):
         self, doc: Document, text: str, first: np.ndarray, last: np.ndarray, reason: str
     ) -> str | None:
         """Remove the lines that matched words (``first[j]..last[j]``) cover: at least half of a line's words or
-        ``ngram`` of them (so a line whose first word merely ends a match stays). The reason when no line with
-        a word is left.
+        ``ngram`` of them (so a line whose first word merely ends a match stays), and the lines without words
+        between two removed ones. The reason when no line with a word is left.
 
         A line's words are the document's words in order (normalisation never joins two lines), so the
         cumulative word counts of the lines map each word to its line.
@@ -182,6 +182,12 @@ class Decontaminate(Stage):
         n_cov = np.bincount(np.searchsorted(ends, covered, side="right"), minlength=len(lines))
         n_words = np.diff(ends, prepend=0)
         gone = (n_cov > 0) & ((2 * n_cov >= n_words) | (n_cov >= self.ngram))
+        # a line without words between two removed lines is part of the passage (a "," or a blank line)
+        worded = np.flatnonzero(n_words > 0)
+        at = np.searchsorted(worded, np.arange(len(lines)))
+        inside = (n_words == 0) & (at > 0) & (at < len(worded))
+        inside[inside] = gone[worded[at[inside] - 1]] & gone[worded[at[inside]]]
+        gone |= inside
         doc["decontam_paragraphs"] = int(gone.sum())
         kept = [ln for ln, g in zip(lines, gone) if not g]
         if not any(normalize_words(ln) for ln in kept):

@@ -120,9 +120,13 @@ def test_remove_paragraphs_cuts_only_the_contaminated_lines(pages, evals):
     wiki = edit(" ".join(evals["paragraphs"][9].split()[:50]))
     doc = plant(page, wiki, "p")
     only = {"id": "only", "text": evals["entries"][4]}  # nothing left after the cut: dropped
-    out = run_documents(decontam(evals, action="remove_paragraphs"), [doc, only, dict(pages[8])])
+    words = evals["entries"][6].split()  # an item laid out over lines, a blank and a "--" line inside it
+    spread = "\n".join([" ".join(words[:15]), "", "--", " ".join(words[15:])])
+    doc2 = plant(pages[9], spread, "spread")
+    out = run_documents(decontam(evals, action="remove_paragraphs"), [doc, only, dict(pages[8]), doc2])
     kept = {r["id"]: r for r in out.kept}
     assert kept["p"]["text"] == page["text"]
+    assert kept["spread"]["text"] == pages[9]["text"] and kept["spread"]["decontam_paragraphs"] == 4
     assert wiki.count("\n") >= 1  # the edit broke the passage over lines: each of them goes
     assert kept["p"]["decontam_paragraphs"] == wiki.count("\n") + 1 and kept["p"]["decontam_benchmarks"] == ["wiki"]
     assert kept[pages[8]["id"]]["text"] == pages[8]["text"] and kept[pages[8]["id"]]["decontam_paragraphs"] == 0
