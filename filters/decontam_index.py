@@ -11,7 +11,9 @@ stages agree on every letter.
 does (:mod:`curate.dedup.signature`): a polynomial prefix hash over the joined normalised bytes gives the
 hash of the bytes from the start of word i to the end of word i+n-1, and murmur3's finaliser spreads it to
 64 bits. Exact 64-bit keys in a sorted array, not a Bloom filter: with 10^6 keys, a document n-gram matches a
-key it is not equal to with probability 10^6 / 2^64 ≈ 5·10^-14.
+key it is not equal to with probability about 10^6 / 2^64 ≈ 5·10^-14 (polynomial hashes mod 2^64 have known
+adversarial collisions, e.g. Thue–Morse strings; natural text does not hit them). The tests check the counts
+against plain Python sets of word tuples.
 
 **Short items.** An item with fewer than ``ngram`` words but at least ``min_item_words`` is indexed whole
 (its full word sequence, as one key) and matches a document that contains that whole sequence; shorter items

@@ -17,6 +17,7 @@ from curate.local import run_documents
 from curate.recipe import load_recipe
 from curate.runner import run
 from curate.stage import build_stage
+from filters.decontam_index import normalize_words, read_items
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 WIKI = DATA / "dedup" / "wikitext2_paragraphs.txt"
@@ -131,6 +132,38 @@ def test_remove_paragraphs_cuts_only_the_contaminated_lines(pages, evals):
     assert kept["p"]["decontam_paragraphs"] == wiki.count("\n") + 1 and kept["p"]["decontam_benchmarks"] == ["wiki"]
     assert kept[pages[8]["id"]]["text"] == pages[8]["text"] and kept[pages[8]["id"]]["decontam_paragraphs"] == 0
     assert [(r["id"], r["reason"]) for r in out.rejected] == [("only", "decontam_qa")]
+
+
+def plain_counts(items: list[str], texts: list[str], n: int = 13, min_words: int = 8) -> list[int]:
+    """The oracle of the vectorised hashing: word tuples in Python sets, every window of every text."""
+    grams, whole = set(), set()
+    for item in items:
+        w = normalize_words(item).split()
+        if len(w) >= n:
+            grams.update(tuple(w[i : i + n]) for i in range(len(w) - n + 1))
+        elif len(w) >= min_words:
+            whole.add(tuple(w))
+    lengths = {len(x) for x in whole}
+    out = []
+    for t in texts:
+        w = normalize_words(t).split()
+        c = sum(tuple(w[i : i + n]) in grams for i in range(len(w) - n + 1))
+        out.append(c + sum(tuple(w[i : i + k]) in whole for k in lengths for i in range(len(w) - k + 1)))
+    return out
+
+
+def test_matched_ngram_counts_equal_the_plain_set_oracle(pages, evals):
+    items = [t for name, spec in evals["benchmarks"].items()
+             for t in read_items(spec["path"], spec.get("fields", ["text"]), name)]
+    paras, entries, short = evals["paragraphs"], evals["entries"], evals["short"]
+    docs = [dict(p) for p in pages[:40]]
+    docs += [plant(pages[i], edit(" ".join(paras[i].split()[i : 30 + 2 * i])), f"w{i}") for i in range(10)]
+    docs += [plant(pages[i], f"{entries[i]} {short[0]} {short[0]}", f"q{i}") for i in range(5)]
+    out = run_documents(decontam(evals, action="annotate"), docs)
+    got = {r["id"]: r["decontam_ngrams"] for r in out.kept}
+    want = dict(zip([d["id"] for d in docs], plain_counts(items, [d["text"] for d in docs])))
+    assert got == want
+    assert sum(v > 0 for v in want.values()) == 15
 
 
 def test_short_items_match_whole_and_too_short_ones_are_not_indexed(pages, evals):
