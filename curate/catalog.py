@@ -26,6 +26,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "line_dedup": "curate.dedup.exact",
     "minhash": "curate.dedup.minhash",
     "paragraph_dedup": "curate.dedup.paragraph",
+    "classifier": "filters.classifier",
     "decontaminate": "filters.decontaminate",
 }
 

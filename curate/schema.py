@@ -59,6 +59,12 @@ STAGE_FIELDS: list[pa.Field] = [
     pa.field("decontam_ngrams", pa.int32()),
     pa.field("decontam_paragraphs", pa.int32()),
     pa.field("paragraphs_removed", pa.int32()),  # paragraph_dedup: paragraphs removed from a kept document
+    # classifier: the score column a recipe names (`column:`); these names are typed float32
+    pa.field("classifier_score", pa.float32()),
+    pa.field("edu_score", pa.float32()),
+    pa.field("toxicity_score", pa.float32()),
+    pa.field("nsfw_score", pa.float32()),
+    pa.field("domain_score", pa.float32()),
 ]
 
 # Written by the readers on every record of a WARC/ARC/WET input.

@@ -21,35 +21,11 @@ from curate.quality.model import load_model, predict_positive, resolve_model_pat
 from curate.rundir import StageDir
 from curate.schema import Document
 from curate.stage import GlobalStage, register, worker_cache
+from filters.percentile import load_scores, top_fraction_threshold
+
+__all__ = ["Quality", "top_fraction_threshold"]
 
 THRESHOLD_FILE = "threshold.json"
-
-
-def top_fraction_threshold(scores: np.ndarray, fraction: float) -> tuple[float, int]:
-    """The score t such that ``scores >= t`` keeps the top ``ceil(fraction * n)`` scores, plus ties at t.
-
-    Exact: an O(n) selection (``np.partition``) over all scores as float32, the dtype they are stored in,
-    so the comparison in ``apply`` uses the very same numbers. Returns (t, k); ``t = inf`` when n = 0.
-    """
-    n = len(scores)
-    k = min(n, math.ceil(fraction * n - 1e-9))
-    if n == 0 or k == 0:
-        return math.inf, 0
-    s = np.asarray(scores, dtype=np.float32)
-    return float(np.partition(s, n - k)[n - k]), k
-
-
-def _load_scores(sdir: StageDir, shards: list[int]) -> np.ndarray:
-    # Only the score column is read: 4 bytes a document, 400 MB for 100 M documents, on one machine. A
-    # bounded-memory variant would histogram the scores per shard in parallel, find the bin holding the
-    # quantile, then gather only that bin's scores for the exact pick; not needed at this scale.
-    parts = []
-    for shard in shards:
-        rel = sdir.collect_file(shard)
-        if sdir.exists(rel):
-            col = sdir.read_table(rel, columns=["quality_score"]).column("quality_score")
-            parts.append(col.to_numpy(zero_copy_only=False).astype(np.float32))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 @register("quality")
@@ -142,7 +118,7 @@ class Quality(GlobalStage):
             done = sdir.read_json(THRESHOLD_FILE)
             if done.get("keep_top_fraction") == self.keep_top_fraction:
                 return done
-        scores = _load_scores(sdir, sorted(shards))
+        scores = load_scores(sdir, sorted(shards), "quality_score")
         cut, k = top_fraction_threshold(scores, self.keep_top_fraction)
         kept = int((scores >= np.float32(cut)).sum()) if len(scores) else 0
         summary = {
