@@ -81,7 +81,11 @@ def corpus(paragraphs: list[str], entries: list[str]) -> list[list[dict]]:
 
 
 def test_words_are_uax29_segments(paragraphs, entries) -> None:
-    for p in paragraphs + entries + ["Ça coûte 3,50 € — d'accord?", "東京は首都。", "a.b 1,000.5 e-mail: x@y.org ..."]:
+    for p in (
+        paragraphs
+        + entries
+        + ["Ça coûte 3,50 € — d'accord?", "東京は首都。", "a.b 1,000.5 e-mail: x@y.org ..."]
+    ):
         assert bff_words(p) == plain_words(p)
     assert bff_words("It's 3.14, ok.") == ["It's", "3.14", ",", "ok", "."]
 
@@ -110,7 +114,9 @@ def test_planted_boilerplate_removed_unique_text_kept(tmp_path: Path, paragraphs
         assert paragraphs[2 * i] in got[doc] and paragraphs[2 * i + 1] in got[doc]
         assert got[doc].startswith("Home | News | Contact")
     assert got["d0025"] == paragraphs[60] + "\n" + paragraphs[61]  # the repeat within the page removed
-    assert got["d0026"] == paragraphs[62] + " " + paragraphs[62]  # a repeat inside one paragraph does not count
+    assert (
+        got["d0026"] == paragraphs[62] + " " + paragraphs[62]
+    )  # a repeat inside one paragraph does not count
     assert got["d0027"] == got["d0028"] == entries[0]  # short lines only: no n-grams, both kept
     kept, dropped = run_global_stage(build_stage("paragraph_dedup"), shards, tmp_path / "again")
     assert {r for _, r in dropped} == {"paragraph_dedup_document"}
@@ -118,7 +124,9 @@ def test_planted_boilerplate_removed_unique_text_kept(tmp_path: Path, paragraphs
     assert sum(removed.values()) == len(footers) - 1 + 1
 
 
-def test_same_output_with_one_and_two_workers_and_any_shard_split(tmp_path: Path, paragraphs, entries) -> None:
+def test_same_output_with_one_and_two_workers_and_any_shard_split(
+    tmp_path: Path, paragraphs, entries
+) -> None:
     shards = corpus(paragraphs, entries)
     one = stage_output(shards, tmp_path / "w1", 1)
     two = stage_output(shards, tmp_path / "w2", 2)
