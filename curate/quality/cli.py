@@ -64,6 +64,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.seed,
         args.max_docs_per_class,
         quantize=args.quantize or args.output.endswith(".ftz"),
+        positive_label=args.positive_label,
+        negative_label=args.negative_label,
     )
     return 0
 
@@ -89,7 +91,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_build_default(args: argparse.Namespace) -> int:
     from curate.quality.default import build_default
 
-    build_default(args.output, args.data, with_nltk=args.with_nltk, seed=args.seed)
+    build_default(args.output, args.data, with_nltk=args.with_nltk, seed=args.seed, with_prose=args.with_prose)
     return 0
 
 
@@ -108,7 +110,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--max-docs-per-class", type=int, help="cap each class (balance)")
     t.add_argument("--quantize", action="store_true", help="write a quantized model (also implied by .ftz)")
-    t.add_argument("--text-column", default="text", help="Parquet column / JSON field holding the text")
+    t.add_argument(
+        "--text-column",
+        default="text",
+        help="Parquet column / JSON field holding the text (JSONL records without it are read as instruction "
+        "data: OpenHermes conversations, ELI5 title/answers, question/answer, instruction/output)",
+    )
+    t.add_argument("--positive-label", default="__label__hq", help="name of the positive class (DCLM: hq)")
+    t.add_argument("--negative-label", default="__label__cc", help="name of the negative class (DCLM: cc)")
     t.add_argument(
         "--txt-doc-words",
         type=int,
@@ -135,6 +144,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "--with-nltk",
         action="store_true",
         help="add nltk webtext + nps_chat negatives (nps_chat: non-commercial; never commit)",
+    )
+    b.add_argument(
+        "--with-prose", action="store_true", help="add WikiText-2 and Gutenberg prose positives (the old recipe)"
     )
     b.add_argument("--seed", type=int, default=0)
     b.set_defaults(func=cmd_build_default)

@@ -4,7 +4,11 @@ Inputs are local paths or fsspec URLs, globs allowed. Formats, by file name:
 
 - ``*.parquet``: one document per row, from the ``text`` column;
 - ``*.jsonl``, ``*.json``, ``*.jsonl.gz``, ``*.jsonl.zst``: one JSON object per line with a ``text`` field
-  (other fields are passed through, e.g. ``label`` for evaluation);
+  (other fields are passed through, e.g. ``label`` for evaluation). A record without one is read as
+  instruction data when it has a known shape (:func:`instruction_text`): OpenHermes-style
+  ``conversations`` (or chat ``messages``), ELI5-style ``title``/``selftext`` + ``answers``, or
+  ``question``/``answer``, ``instruction``/``input``/``output``, ``prompt``/``response`` pairs — DCLM's
+  positives (OpenHermes-2.5 and r/ELI5) read as they are published;
 - anything else (``*.txt``): plain text. A book or a Wikipedia dump has no document boundaries, so the file
   is split into paragraphs (blocks separated by blank lines) and consecutive paragraphs are grouped into
   documents of at least ``txt_doc_words`` words (default 200 — about a short web page, the unit DCLM
@@ -45,6 +49,53 @@ def _kind(path: str) -> str:
     if name.endswith((".jsonl", ".json", ".ndjson")):
         return "jsonl"
     return "txt"
+
+
+_TURN_TEXT = ("value", "content", "text")
+_SKIP_ROLES = {"system"}
+_PAIRS = (("question", "answer"), ("instruction", "output"), ("prompt", "response"), ("prompt", "completion"))
+
+
+def instruction_text(rec: dict[str, Any]) -> str | None:
+    """The text of one instruction-style record (turns joined by blank lines), or None if not one.
+
+    - ``conversations`` / ``messages``: a list of turns ``{"from"|"role": …, "value"|"content": …}``; system
+      turns are left out (a fixed preamble, not text a page would hold);
+    - ELI5: ``title`` (+ ``selftext``) and ``answers``, either ``{"text": [...], "score": [...]}`` (the Hugging
+      Face ``eli5`` layout; the best-scored answer is kept) or a list of strings;
+    - ``question``/``answer``, ``instruction``/``input``/``output``, ``prompt``/``response`` pairs.
+    """
+    turns = rec.get("conversations", rec.get("messages"))
+    if isinstance(turns, list):
+        parts = []
+        for turn in turns:
+            if not isinstance(turn, dict) or str(turn.get("from", turn.get("role", ""))).lower() in _SKIP_ROLES:
+                continue
+            value = next((turn[k] for k in _TURN_TEXT if isinstance(turn.get(k), str)), "")
+            if value.strip():
+                parts.append(value.strip())
+        return "\n\n".join(parts) or None
+    if "answers" in rec and isinstance(rec.get("title", rec.get("question")), str):
+        answers = rec["answers"]
+        if isinstance(answers, dict):
+            texts, scores = answers.get("text") or [], answers.get("score") or []
+            best = max(range(len(texts)), key=lambda i: scores[i] if i < len(scores) else 0, default=None)
+            answer = texts[best] if best is not None else ""
+        elif isinstance(answers, list) and answers:
+            first = answers[0]
+            answer = first if isinstance(first, str) else str(first.get("text", "")) if isinstance(first, dict) else ""
+        else:
+            answer = ""
+        question = rec.get("title", rec.get("question", ""))
+        body = rec.get("selftext") if isinstance(rec.get("selftext"), str) else ""
+        parts = [p.strip() for p in (question, body, answer) if p and p.strip()]
+        return "\n\n".join(parts) if answer.strip() else None
+    for q, a in _PAIRS:
+        if isinstance(rec.get(q), str) and isinstance(rec.get(a), str):
+            extra = rec.get("input") if q == "instruction" and isinstance(rec.get("input"), str) else ""
+            parts = [p.strip() for p in (rec[q], extra, rec[a]) if p and p.strip()]
+            return "\n\n".join(parts) or None
+    return None
 
 
 def split_paragraph_docs(text: str, min_words: int = TXT_DOC_WORDS) -> list[str]:
@@ -90,6 +141,9 @@ def read_records(
                     rec = json.loads(line)
                     if isinstance(rec.get(text_column), str):
                         rec["text"] = rec[text_column]
+                        yield rec
+                    elif (text := instruction_text(rec)) is not None:
+                        rec["text"] = text
                         yield rec
             return
         for doc in split_paragraph_docs(stream.read(), txt_doc_words):

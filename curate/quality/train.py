@@ -74,8 +74,13 @@ def train_classifier(
     quantize_cutoff: int = 100_000,
     extra_card: dict[str, Any] | None = None,
     verbose: bool = True,
+    positive_label: str = POSITIVE_LABEL,
+    negative_label: str = NEGATIVE_LABEL,
 ) -> dict[str, Any]:
     """Train on texts grouped by source (``{source: [text, …]}``) and write the model and its card.
+
+    ``positive_label`` / ``negative_label`` name the classes (DCLM's ``__label__hq`` / ``__label__cc`` by
+    default; a bare name gets the ``__label__`` prefix); the score is P(positive label).
 
     ``max_docs_per_class`` caps each class after shuffling (balance). ``quantize`` writes a compressed
     ``.ftz`` (fastText product quantization with retraining, keeping the ``quantize_cutoff`` most useful
@@ -83,9 +88,14 @@ def train_classifier(
     """
     if not 0.0 <= valid_fraction < 1.0:
         raise ValueError("valid_fraction must be in [0, 1)")
+    positive_label, negative_label = (
+        lab if lab.startswith("__label__") else f"__label__{lab}" for lab in (positive_label, negative_label)
+    )
+    if positive_label == negative_label or any(c.isspace() for c in positive_label + negative_label):
+        raise ValueError(f"labels must differ and hold no spaces: {positive_label!r}, {negative_label!r}")
     rng = random.Random(seed)
     classes: dict[str, list[str]] = {}
-    for label, groups in ((POSITIVE_LABEL, positive), (NEGATIVE_LABEL, negative)):
+    for label, groups in ((positive_label, positive), (negative_label, negative)):
         docs = [d for texts in groups.values() for t in texts if (d := preprocess(t))]
         rng.shuffle(docs)
         if max_docs_per_class:
@@ -98,7 +108,7 @@ def train_classifier(
     for label, docs in classes.items():
         tr, va = _split(docs, valid_fraction, rng)
         train_rows += [f"{label} {d}" for d in tr]
-        valid += [(d, int(label == POSITIVE_LABEL)) for d in va]
+        valid += [(d, int(label == positive_label)) for d in va]
     rng.shuffle(train_rows)  # fastText's SGD walks the file in order: mix the classes
 
     hp = {**DEFAULT_PARAMS, **(params or {})}
@@ -135,22 +145,22 @@ def train_classifier(
 
     metrics = None
     if valid:
-        scores = predict_positive(model, [d for d, _ in valid], POSITIVE_LABEL)
+        scores = predict_positive(model, [d for d, _ in valid], positive_label)
         metrics = binary_metrics(scores, [y for _, y in valid])
         if verbose:
             print(format_metrics(metrics, f"held-out ({valid_fraction:.0%})"))
     card = {
         "model": output.name,
         "kind": "fastText supervised quality classifier",
-        "labels": {"positive": POSITIVE_LABEL, "negative": NEGATIVE_LABEL},
-        "score": f"P({POSITIVE_LABEL}) of curate.quality.model.preprocess(text)",
+        "labels": {"positive": positive_label, "negative": negative_label},
+        "score": f"P({positive_label}) of curate.quality.model.preprocess(text)",
         "sources": {
             "positive": {src: len(t) for src, t in positive.items()},
             "negative": {src: len(t) for src, t in negative.items()},
         },
         "counts": {
-            "positive": len(classes[POSITIVE_LABEL]),
-            "negative": len(classes[NEGATIVE_LABEL]),
+            "positive": len(classes[positive_label]),
+            "negative": len(classes[negative_label]),
             "train": len(train_rows),
             "held_out": len(valid),
         },
