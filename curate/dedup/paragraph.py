@@ -29,9 +29,9 @@ n-grams are taken for seen; here n-grams are exact 64-bit hashes (~0.03 collidin
 **Why exact hashes, per 10^9 n-grams.** A Bloom filter at 1% FPR is small (9.6 bits an n-gram: 1.2 GB), but
 it is one mutable object that every document must pass in order: one process, or answers that depend on
 timing. Exact hashes partitioned by value take 16 bytes an occurrence (hash, position): 16 GB per 10^9
-n-grams in all, but split over the reduce tasks, each holding only its partition: about 56 bytes per n-gram
-of it at its peak (the sort), and the partition count grows with the data (``ngrams_per_partition``, default
-2·10^7: about 1.1 GB a task). The rounds after the first hold only n-grams found in two or more paragraphs.
+n-grams in all, but split over the reduce tasks, each holding only its partition: 53 bytes per n-gram of
+it at its peak (the sort; measured with tracemalloc on 4·10^6), and the partition count grows with the data
+(``ngrams_per_partition``, default 2·10^7: about 1.1 GB a task). The rounds after the first hold only n-grams found in two or more paragraphs.
 
 **The sequential rule, solved exactly in rounds.** Whether a paragraph is removed decides what later ones
 see. Round 0 counts every earlier occurrence as inserted; round k counts only those outside the paragraphs
@@ -203,6 +203,7 @@ def _dups(sdir: StageDir, shards: list[int], part: int) -> dict[str, Any]:
         ps.append(uint64_column(t, "pos"))
     h = np.concatenate(hs) if hs else np.zeros(0, np.uint64)
     pos = np.concatenate(ps) if ps else np.zeros(0, np.uint64)
+    del hs, ps
     order = np.lexsort((pos, h))
     h, pos = h[order], pos[order]
     del order
@@ -360,7 +361,7 @@ class ParagraphDedup(GlobalStage):
             Default: ``ngram`` (DCLM ran ``--min-ngram-size 13 --max-ngram-size 13``).
         threshold: a paragraph is removed, and a document dropped, when more than this fraction of its
             n-grams were already seen (DCLM: 0.8).
-        ngrams_per_partition: n-gram occurrences per reduce task (memory: ~56 bytes each at the peak); the
+        ngrams_per_partition: n-gram occurrences per reduce task (memory: ~53 bytes each at the peak); the
             partition count is the larger of this bound and the number of workers.
         max_rounds: cap on the rounds that solve the sequential rule exactly.
 
