@@ -170,12 +170,20 @@ def _flat(col: pa.ChunkedArray, dtype: Any) -> np.ndarray:
     return arr.flatten().to_numpy(zero_copy_only=False).astype(dtype, copy=False)
 
 
+def _collected(sdir: StageDir, shard: int, columns: list[str]) -> pa.Table:
+    """A shard's collected rows (none when the map pass kept no document of it and wrote no file)."""
+    rel = sdir.collect_file(shard)
+    if sdir.exists(rel):
+        return sdir.read_table(rel, columns=columns)
+    return COLLECT_SCHEMA.empty_table().select(columns)
+
+
 def _scatter(sdir: StageDir, shard: int, parts: int) -> float:
     """Shard NNNNN's n-grams → one file per hash partition, with their position in the fixed order."""
     outs = [sdir.shard_file(f"buckets/p{p:05d}", shard) for p in range(parts)]
     if sdir.exists(outs[-1]) and all(sdir.exists(o) for o in outs):
         return _peak_mb()
-    t = sdir.read_table(sdir.collect_file(shard), columns=["para_ngrams", "ngrams"])
+    t = _collected(sdir, shard, ["para_ngrams", "ngrams"])
     per_para = _flat(t.column("para_ngrams"), np.int64)
     h = _flat(t.column("ngrams"), np.uint64)
     pos = (np.uint64(shard) << np.uint64(SHARD_SHIFT)) | np.repeat(
@@ -295,7 +303,7 @@ def _decide(
         "dropped": 0,
     }
     for s in shards:
-        t = sdir.read_table(sdir.collect_file(s), columns=["id", "para_ngrams"])
+        t = _collected(sdir, s, ["id", "para_ngrams"])
         lists = t.column("para_ngrams").combine_chunks() if t.num_rows else pa.array([], pa.list_(pa.int32()))
         per_para = _flat(t.column("para_ngrams"), np.int64)
         offsets = lists.offsets.to_numpy().astype(np.int64)
@@ -417,10 +425,7 @@ class ParagraphDedup(GlobalStage):
         shards = sorted(shards)
         if shards and shards[-1] >= 1 << (64 - SHARD_SHIFT):
             raise ValueError(f"paragraph_dedup: at most {1 << (64 - SHARD_SHIFT)} shards")
-        total = sum(
-            int(sdir.read_table(sdir.collect_file(s), columns=["ngram_count"]).column(0).to_numpy().sum())
-            for s in shards
-        )
+        total = sum(int(_collected(sdir, s, ["ngram_count"]).column(0).to_numpy().sum()) for s in shards)
         parts = max(1, int(getattr(executor, "num_workers", 1)), math.ceil(total / self.ngrams_per_partition))
         _check_partitions(sdir, parts)
         peaks = executor.map(_scatter, [(sdir, s, parts) for s in shards])

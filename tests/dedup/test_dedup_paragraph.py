@@ -182,3 +182,19 @@ def test_ray_run_matches_the_local_run(ray_session, tmp_path: Path, paragraphs, 
     kept = pq.read_table(tmp_path / "out" / "data").to_pylist()
     expected = bff_oldboth([d for s in shards for d in s])
     assert {d["id"]: d["text"] for d in kept} == {i: t for i, t in expected.items() if t is not None}
+
+
+def test_a_shard_left_empty_before_the_stage(paragraphs) -> None:
+    from curate.local import run_documents
+
+    shards = [
+        [{"id": "a", "text": "too short"}],
+        [{"id": "b", "text": paragraphs[0]}],
+        [{"id": "c", "text": paragraphs[0]}],
+    ]
+    out = run_documents([("length_filter", {"min_words": 5}), "paragraph_dedup"], shards)
+    assert [[d["id"] for d in s] for s in out.kept] == [[], ["b"], []]
+    assert {r["id"]: r["reason"] for r in out.rejected} == {
+        "a": "length_too_few_words",
+        "c": "paragraph_dedup_document",
+    }
