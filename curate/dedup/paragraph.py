@@ -31,13 +31,15 @@ it is one mutable object that every document must pass in order: one process, or
 timing. Exact hashes partitioned by value take 16 bytes an occurrence (hash, position): 16 GB per 10^9
 n-grams in all, but split over the reduce tasks, each holding only its partition: 53 bytes per n-gram of
 it at its peak (the sort; measured with tracemalloc on 4·10^6), and the partition count grows with the data
-(``ngrams_per_partition``, default 2·10^7: about 1.1 GB a task). The rounds after the first hold only n-grams found in two or more paragraphs.
+(``ngrams_per_partition``, default 2·10^7: about 1.1 GB a task). The rounds hold only the n-grams found in
+two or more paragraphs (44 bytes each). On the bench crawl the sequential rule took 2 rounds.
 
 **The sequential rule, solved exactly in rounds.** Whether a paragraph is removed decides what later ones
 see. Round 0 counts every earlier occurrence as inserted; round k counts only those outside the paragraphs
 round k-1 removed. A decision depends only on paragraphs before it, so the earliest wrong decision moves
 later every round, and the first round that changes nothing is the sequential answer (``max_rounds`` caps
-the rounds; ``summary.json`` says whether it converged).
+the rounds; ``summary.json`` says whether it converged). Which copy is kept depends only on that order: the
+first in (shard, row), whatever its id.
 
 Layout (``global/PP-paragraph_dedup/``)::
 
