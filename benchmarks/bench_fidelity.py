@@ -353,7 +353,8 @@ def first_diff(a: str, b: str) -> str:
 
 
 def compare(title: str, docs: list[dict], ours: list, theirs: list, n_examples: int,
-            ours_text: list | None = None, theirs_text: list | None = None, cost: str = "") -> dict:
+            ours_text: list | None = None, theirs_text: list | None = None, cost: str = "",
+            inputs: list | None = None) -> dict:
     n = len(docs)
     agree = sum((a is None) == (b is None) for a, b in zip(ours, theirs))
     keep_drop = [i for i in range(n) if ours[i] is None and theirs[i] is not None]
@@ -373,11 +374,24 @@ def compare(title: str, docs: list[dict], ours: list, theirs: list, n_examples: 
         diff = [i for i in both if ours_text[i] != theirs_text[i]]
         eq = len(both) - len(diff)
         pct = 100 * eq / len(both) if both else 100.0
-        print(f"byte-equal text where both keep: {eq}/{len(both)} = {pct:.2f}%")
+        changed = sum(theirs_text[i] != inputs[i] for i in both) if inputs is not None else 0
+        print(f"byte-equal text where both keep: {eq}/{len(both)} = {pct:.2f}%  "
+              f"(the reference changed {changed} of these texts)")
         for i in diff[:n_examples]:
             print(f"  e.g. text differs: {docs[i]['url'][:80]}  {first_diff(ours_text[i], theirs_text[i])}")
         out.update(text_equal=eq, text_both=len(both))
     return out
+
+
+def funnel(title: str, steps: list[tuple[str, list, list]]) -> None:
+    """Documents left after each step when each side's decisions are chained in recipe order."""
+    print(f"\n## {title} funnel (documents left after each step; ours / reference)")
+    alive_o = alive_t = None
+    for name, ours, theirs in steps:
+        n = len(ours)
+        alive_o = [a and o is None for a, o in zip(alive_o or [True] * n, ours)]
+        alive_t = [a and t is None for a, t in zip(alive_t or [True] * n, theirs)]
+        print(f"  {name:28s} {sum(alive_o):6d} / {sum(alive_t):6d}")
 
 
 def ensure_venv(venvs: Path, kind: str) -> Path:
@@ -387,14 +401,16 @@ def ensure_venv(venvs: Path, kind: str) -> Path:
     return py
 
 
-def run_reference(kind: str, venvs: Path, docs_path: Path, out_path: Path, extra: list[str]) -> tuple[dict, dict]:
+def run_reference(kind: str, venvs: Path, docs_path: Path, out_path: Path, extra: list[str],
+                  reuse: bool = False) -> tuple[dict, dict]:
     from filters.language import default_model_path
 
     py = ensure_venv(venvs, kind)
     cmd = [str(py), str(HERE), "--worker", kind, "--input", str(docs_path), "--output", str(out_path),
            "--lid-model", default_model_path(), *extra]
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": "", "HF_HUB_OFFLINE": "1"})
+    if not (reuse and out_path.exists() and out_path.stat().st_mtime > docs_path.stat().st_mtime):
+        subprocess.run(cmd, check=True, env={**os.environ, "PYTHONPATH": "", "HF_HUB_OFFLINE": "1"})
     wall = time.perf_counter() - t0
     rows = _read_jsonl(str(out_path))
     head = rows[0] | {"wall_s": wall}
@@ -406,7 +422,7 @@ def dclm_section(docs: list[dict], ref: dict, n_ex: int, tmp: Path) -> list[tupl
     rows = [ref[d["id"]] for d in docs]
     text0 = [d["text"] for d in docs]
     text1 = [r["_text1"] for r in rows]
-    results = []
+    results, steps = [], []
     for name, inputs, modifies in (
         ("url_filter", text0, False),
         ("refinedweb_preclean", text0, True),
@@ -419,8 +435,11 @@ def dclm_section(docs: list[dict], ref: dict, n_ex: int, tmp: Path) -> list[tupl
         res, out_texts, cpu = run_ours(st, docs, inputs)
         theirs = [r[name] for r in rows]
         cost = f"  (curate {1000 * cpu / len(docs):.3f} ms/doc)"
-        kw = {"ours_text": out_texts, "theirs_text": [r.get(f"{name}/text") for r in rows]} if modifies else {}
+        kw = {"ours_text": out_texts, "theirs_text": [r.get(f"{name}/text") for r in rows],
+              "inputs": inputs} if modifies else {}
         results.append((f"dclm/{name}", compare(f"DCLM {name}", docs, res, theirs, n_ex, cost=cost, **kw)))
+        steps.append((name, res, theirs))
+    funnel("DCLM", steps)
     return results
 
 
@@ -430,7 +449,7 @@ def fineweb_section(docs: list[dict], ref: dict, n_ex: int, fineweb_lists: str) 
     rows = [ref[d["id"]] for d in docs]
     text0 = [d["text"] for d in docs]
     text2 = [r["_text2"] for r in rows]
-    results = []
+    results, steps = [], []
     for name, inputs, modifies in (
         ("url_filter", text0, False),
         ("language", text0, False),
@@ -444,9 +463,12 @@ def fineweb_section(docs: list[dict], ref: dict, n_ex: int, fineweb_lists: str) 
         res, out_texts, cpu = run_ours(st, docs, inputs)
         theirs = [r.get(name) for r in rows]
         cost = f"  (curate {1000 * cpu / len(docs):.3f} ms/doc)"
-        kw = {"ours_text": out_texts, "theirs_text": [r.get(f"{name}/text") for r in rows]} if modifies else {}
+        kw = {"ours_text": out_texts, "theirs_text": [r.get(f"{name}/text") for r in rows],
+              "inputs": inputs} if modifies else {}
         results.append((f"fineweb/{name}", compare(f"FineWeb {name}", docs, res, theirs, n_ex, cost=cost, **kw)))
+        steps.append((name, res, theirs))
     results.append(("fineweb/minhash", minhash_section(docs, rows, params["minhash"], n_ex)))
+    funnel("FineWeb (per-document filters; MinHash above is over all texts)", steps)
     return results
 
 
@@ -480,6 +502,8 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=3)
     ap.add_argument("--only", choices=["dclm", "fineweb"], default=None)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/curate-fidelity-texts.jsonl"))
+    ap.add_argument("--reuse-ref", action="store_true", help="reuse the references' outputs of the last run on "
+                    "the same texts (iterating on curate's side only)")
     args = ap.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -496,9 +520,9 @@ def main() -> None:
     if args.limit:
         docs = docs[: args.limit]
     docs_path = tmp / "docs.jsonl"
-    with open(docs_path, "w", encoding="utf-8") as f:
-        for d in docs:
-            f.write(json.dumps(d, ensure_ascii=False) + "\n")
+    payload = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs)
+    if not (args.reuse_ref and docs_path.exists() and docs_path.read_text(encoding="utf-8") == payload):
+        docs_path.write_text(payload, encoding="utf-8")
     n_warc = len(glob.glob(str(BENCH / "*.warc.gz")))
     print(f"# fidelity: curate vs DCLM and datatrove on {len(docs)} texts of {n_warc} bench WARC files "
           f"(resiliparse main content, one extraction for both sides; {time.perf_counter() - t0:.1f} s)")
@@ -511,13 +535,14 @@ def main() -> None:
         import gzip
 
         dom.write_bytes(gzip.decompress(data_path("ut1_domains.txt.gz").read_bytes()))
-        head, ref = run_reference("dclm", args.venvs, docs_path, tmp / "dclm.jsonl", ["--domain-list", str(dom)])
+        head, ref = run_reference("dclm", args.venvs, docs_path, tmp / "dclm.jsonl", ["--domain-list", str(dom)],
+                                  args.reuse_ref)
         print(f"\n# DCLM reference (mlfoundations/dclm 361714b, ../shared/reference/dclm): {head['versions']}; "
               f"{1000 * head['cpu_s'] / max(1, head['n']):.2f} ms/doc for its whole chain")
         summary += dclm_section(docs, ref, args.examples, tmp)
     if args.only in (None, "fineweb"):
         lists = str(SHARED / "data" / "blocklists" / "fineweb" / "url_filterblacklistsv0_3_0.tar.gz")
-        head, ref = run_reference("datatrove", args.venvs, docs_path, tmp / "datatrove.jsonl", [])
+        head, ref = run_reference("datatrove", args.venvs, docs_path, tmp / "datatrove.jsonl", [], args.reuse_ref)
         secs = ", ".join(f"{k} {1000 * v / max(1, head['n']):.2f}" for k, v in head.get("secs", {}).items())
         print(f"\n# datatrove reference (PyPI): {head['versions']}; ms/doc: {secs}")
         summary += fineweb_section(docs, ref, args.examples, lists)
