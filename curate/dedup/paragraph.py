@@ -46,6 +46,7 @@ Layout (``global/PP-paragraph_dedup/``)::
     collect/part-NNNNN.parquet          id, ngram_count, para_ngrams (per paragraph), ngrams (uint64)
     partitions.json                     the partition count P (files of another count are not reused)
     buckets/pPPPPP/part-NNNNN.parquet   hash, pos: shard NNNNN's n-grams of partition P (pos = shard<<40 | para)
+    buckets/done/part-NNNNN.json        shard NNNNN is scattered (written after its P files)
     dups/part-PPPPP.parquet (+ .json)   hash, pos, count: occurrences of hashes in >= 2 paragraphs, sorted
     seen/rKK/pPPPPP/part-QQQQQ.parquet  pos, seen: seen n-grams per paragraph of decide bucket Q (shard % P)
     removed/rKK/part-QQQQQ.parquet      pos of the paragraphs removed in round K, bucket Q
@@ -182,9 +183,10 @@ def _collected(sdir: StageDir, shard: int, columns: list[str]) -> pa.Table:
 
 def _scatter(sdir: StageDir, shard: int, parts: int) -> float:
     """Shard NNNNN's n-grams → one file per hash partition, with their position in the fixed order."""
-    outs = [sdir.shard_file(f"buckets/p{p:05d}", shard) for p in range(parts)]
-    if sdir.exists(outs[-1]) and all(sdir.exists(o) for o in outs):
+    done = f"buckets/done/part-{shard:05d}.json"  # written after the shard's P files: one look-up to skip
+    if sdir.exists(done):
         return _peak_mb()
+    outs = [sdir.shard_file(f"buckets/p{p:05d}", shard) for p in range(parts)]
     t = _collected(sdir, shard, ["para_ngrams", "ngrams"])
     per_para = _flat(t.column("para_ngrams"), np.int64)
     h = _flat(t.column("ngrams"), np.uint64)
@@ -197,6 +199,7 @@ def _scatter(sdir: StageDir, shard: int, parts: int) -> float:
     for p in range(parts):
         sel = order[bounds[p] : bounds[p + 1]]
         sdir.write_table(outs[p], pa.table({"hash": h[sel], "pos": pos[sel]}))
+    sdir.write_json(done, {"ngrams": int(len(h))})
     return _peak_mb()
 
 

@@ -158,7 +158,13 @@ def test_reduce_resumes_from_its_files(tmp_path: Path, paragraphs, entries) -> N
     wd = stage_path(tmp_path, "paragraph_dedup")
     decided = sorted((wd / "decided").glob("r*/part-*.parquet"))
     before = [pq.read_table(p).to_pylist() for p in decided]
-    for rel in ["summary.json", "rounds/r00-00001.json", "dups/part-00000.json", "seen/r00/p00001/done.json"]:
+    for rel in [
+        "summary.json",
+        "buckets/done/part-00001.json",
+        "dups/part-00000.json",
+        "seen/r00/p00001/done.json",
+        "rounds/r00-00001.json",
+    ]:
         (wd / rel).unlink()
     from curate.testing import stage_dir
 
