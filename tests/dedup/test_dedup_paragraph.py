@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import regex
-from conftest import docs_from
 
 from curate.dedup.paragraph import bff_words, document_ngrams
 from curate.stage import build_stage
 from curate.testing import LocalRunner, run_global_stage, stage_path
+
+
+def docs_from(texts: list[str]) -> list[dict]:
+    return [{"id": f"d{i:04d}", "text": t, "source": f"src{i % 2}"} for i, t in enumerate(texts)]
 
 
 def plain_words(paragraph: str) -> list[str]:
