@@ -233,10 +233,12 @@ class Extract(Stage):
     def start_shard(self) -> None:
         # trafilatura's deduplication keeps one process-wide cache of seen text segments: without a reset,
         # a shard's text would depend on which shards the same worker extracted before it.
-        if self.method == "trafilatura" and self.deduplicate:
-            from trafilatura.deduplication import LRU_TEST
+        if self.method == "trafilatura":
+            # reset_caches clears the dedup cache and trafilatura's other process-wide caches (one gc pass:
+            # once per shard, not per page)
+            from trafilatura.meta import reset_caches
 
-            LRU_TEST.clear()
+            reset_caches()
 
     def extract(self, html: str) -> str:
         if self.method == "resiliparse":

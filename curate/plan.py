@@ -64,6 +64,9 @@ class Plan:
             f"plan{' of ' + name if name else ''}: {len(self.map_passes)} map pass(es) (one task per shard), "
             f"{len(self.reduce_passes)} reduce pass(es)"
         ]
+        for pos, s in enumerate(self.stages):
+            if s.prepares:
+                lines.append(f"  prepare     {s.name} (global/{pos:02d}-{s.name}/): once, on the driver, before map 0")
         for p in self.passes:
             if isinstance(p, MapPass):
                 head = "read input" if p.index == 0 else f"read intermediate/s{p.index - 1}"

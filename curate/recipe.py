@@ -97,10 +97,21 @@ def import_plugins(plugins: list[str], where: str) -> None:
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[name] = module
                 spec.loader.exec_module(module)
+                _pickle_by_value(module)
             else:
                 importlib.import_module(mod)
         except (ImportError, FileNotFoundError) as e:
             raise RecipeError(f"{where}: plugins: cannot import {mod!r}: {e}") from e
+
+
+def _pickle_by_value(module: Any) -> None:
+    """A plugin loaded from a file has no importable name on a worker: ship its functions by value, so a
+    global stage's reduce job defined there runs on a worker that has not loaded the recipe yet."""
+    try:
+        from ray import cloudpickle
+    except ImportError:  # pragma: no cover - ray is a dependency
+        return
+    cloudpickle.register_pickle_by_value(module)
 
 
 def builtin_recipes() -> dict[str, Path]:

@@ -6,6 +6,8 @@ import ipaddress
 import re
 from itertools import cycle
 
+import xxhash
+
 from curate.schema import Document
 from curate.stage import Stage, register
 
@@ -50,8 +52,10 @@ class PiiMasker(Stage):
 
     Parameters:
         email / phone / ip: the placeholder (Dolma's ``|||EMAIL_ADDRESS|||`` style by default), or a list of
-            placeholders used in turn, one after the other across documents (datatrove's replacement
-            tuples); ``null`` leaves that kind unmasked.
+            placeholders used in turn (datatrove's replacement tuples); ``null`` leaves that kind unmasked.
+            datatrove cycles through the list across the documents a worker happens to see; here the turn
+            starts at a position derived from the document's id, so the output does not depend on which
+            worker ran which shard, or in what order.
         public_ips_only: mask only public IPs (FineWeb: private, loopback, link-local addresses stay).
         rules: ``curate`` (the patterns above: word-bounded e-mails and IPv4, IPv6, North-American and
             international phone numbers, one pass) or ``datatrove`` (FineWeb's ``PIIFormatter``: its RFC 5322
@@ -78,7 +82,7 @@ class PiiMasker(Stage):
         self.email, self.phone, self.ip = email, phone, ip
         self.public_ips_only = public_ips_only
         self.rules = rules
-        self._next = {k: cycle([v] if isinstance(v, str) else v) for k, v in given.items() if v is not None}
+        self._choices = {k: [v] if isinstance(v, str) else list(v) for k, v in given.items() if v is not None}
         patterns = {"email": _EMAIL, "ip": f"{_IPV4}|{_IPV6}", "phone": _PHONE}
         if rules == "curate":
             alts = [f"(?P<{k}>{patterns[k]})" for k in ("email", "ip", "phone") if given[k] is not None]
@@ -102,6 +106,8 @@ class PiiMasker(Stage):
 
     def process(self, doc: Document) -> str | None:
         self._counts = dict.fromkeys(KINDS, 0)
+        start = xxhash.xxh64_intdigest(str(doc.get("id", "")).encode("utf-8", "surrogatepass"))
+        self._next = {k: cycle(v[start % len(v) :] + v[: start % len(v)]) for k, v in self._choices.items()}
         text = doc["text"]
         for rx in self._passes:
             text = rx.sub(self._sub, text)

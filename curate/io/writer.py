@@ -104,10 +104,10 @@ class ParquetShardWriter:
         self.write_table(docs_to_table(docs, self.schema))
 
     def write_table(self, table: pa.Table) -> None:
+        if self.schema is None:
+            self.schema = table.schema  # an empty first table still fixes the schema: close() writes it
         if table.num_rows == 0:
             return
-        if self.schema is None:
-            self.schema = table.schema
         # Row group by row group, so that a file rotates within a large batch too.
         step = self.options.row_group_rows
         for start in range(0, table.num_rows, step):

@@ -22,7 +22,7 @@ def test_stages_lists_parameters_and_kinds(capsys):
     out = capsys.readouterr().out
     assert "length_filter  [document]" in out and "minhash  [global]" in out
     assert "    min_words: int = 0" in out
-    assert "method: Literal['resiliparse', 'trafilatura'] = 'resiliparse'" in out
+    assert "method: Literal['resiliparse', 'trafilatura', 'curate'] = 'resiliparse'" in out
 
 
 def test_configuration_errors_exit_2_before_any_work(tmp_path, capsys):
