@@ -92,3 +92,52 @@ def test_generate(model: GPT) -> None:
     stop = int(greedy[0, 5])  # the first greedy token: generation stops right after it for row 0 …
     out = model.generate(idx[:1], 40, temperature=0, stop_token=stop)
     assert out.shape == (1, 6)
+
+
+def rms_norm_plain(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """The oracle: RMSNorm as its formula reads, through autograd."""
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+
+
+def test_rms_norm_matches_its_formula() -> None:
+    from train.model import RMSNorm
+
+    torch.manual_seed(0)
+    norm = RMSNorm(64, 1e-5)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+    x = torch.randn(3, 7, 64, requires_grad=True)
+    w = norm.weight.detach().clone().requires_grad_()
+    x2 = x.detach().clone().requires_grad_()
+    g = torch.randn(3, 7, 64)
+    out, ref = norm(x), rms_norm_plain(x2, w, 1e-5)
+    assert torch.allclose(out, ref, atol=1e-6)
+    out.backward(g)
+    ref.backward(g)
+    assert torch.allclose(x.grad, x2.grad, atol=1e-5) and torch.allclose(norm.weight.grad, w.grad, atol=1e-4)
+    # Double precision takes the unfused path: the gradient against finite differences.
+    xd = torch.randn(2, 3, 8, dtype=torch.float64, requires_grad=True)
+    wd = torch.rand(8, dtype=torch.float64, requires_grad=True)
+    from train.model import _RMSNormFn
+
+    assert torch.autograd.gradcheck(lambda a, b: _RMSNormFn.apply(a, b, 1e-5), (xd, wd))
+
+
+def test_rope_fast_path_is_the_real_rotation() -> None:
+    """The complex multiply (eager) and the real form (compiled) rotate alike, forward and backward."""
+    from train.model import apply_rope_real
+
+    cos, sin = rope_tables(16, 8, 10000.0)
+    x = torch.randn(2, 3, 16, 8, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_()
+    a, b = apply_rope(x, cos, sin), apply_rope_real(x2, cos, sin)
+    assert torch.allclose(a, b, atol=1e-6)
+    g = torch.randn_like(a)
+    a.backward(g)
+    b.backward(g)
+    assert torch.allclose(x.grad, x2.grad, atol=1e-6)
+    # A rotation keeps the norm of every pair; position 0 is not rotated.
+    assert torch.allclose(
+        a.unflatten(-1, (4, 2)).norm(dim=-1), x.detach().unflatten(-1, (4, 2)).norm(dim=-1), atol=1e-5
+    )
+    assert torch.allclose(a[:, :, 0], x.detach()[:, :, 0])
