@@ -1,6 +1,7 @@
 """Tokenization throughput: the `curate tokenize` Ray job beside `tokenizers`' own `encode_batch`.
 
-Prints tokens/s per core of the job with 1 and 2 workers (target: 2 workers ≥ 1.8× one), and of the
+Prints tokens/s per core of the job's tokenizing pass (`--shuffle shard`) with 1 and 2 workers (target: 2
+workers ≥ 1.8× one), of the whole job with the global shuffle's second pass (2 workers), and of the
 reference, `Tokenizer.encode_batch` (and `encode_batch_fast`) on one thread and on all threads, in the same run on the same text:
 the English prose under ../shared/data/text (Project Gutenberg books, Tiny Shakespeare, WikiText-2,
 Lee news), cut into ~2 KB documents, written as 8 curated Parquet shards. The figures are throughput, not
@@ -93,8 +94,9 @@ def main() -> None:
         for workers in (1, 2):
             t0 = time.perf_counter()
             m = tokenize_shards(
-                str(root / "data"), tok_path, root / f"w{workers}", max_workers=workers, progress=False
-            )
+                str(root / "data"), tok_path, root / f"w{workers}", max_workers=workers, progress=False,
+                shuffle="shard",
+            )  # fmt: skip
             dt = time.perf_counter() - t0
             total = m["totals"]["train"]["tokens"] + m["totals"]["val"]["tokens"]
             cpu = sum(
@@ -103,6 +105,10 @@ def main() -> None:
             )
             job[workers] = total / dt
             job_cpu[workers] = total / cpu
+        t0 = time.perf_counter()
+        m = tokenize_shards(str(root / "data"), tok_path, root / "global", max_workers=2, progress=False,
+                            shuffle="global", shard_tokens=max(1, total // 8))  # fmt: skip
+        global_tps = (m["totals"]["train"]["tokens"] + m["totals"]["val"]["tokens"]) / (time.perf_counter() - t0)
 
     print()
     print(f"{'':42}{'tokens/s':>12}{'per core':>12}")
@@ -113,6 +119,8 @@ def main() -> None:
             f"{f'curate tokenize (Ray), {w} worker(s)':42}{tps:12,.0f}{tps / w:12,.0f}"
             f"   ({job_cpu[w]:,.0f} per task CPU-second)"
         )
+    print(f"{'curate tokenize, global shuffle, 2 workers':42}{global_tps:12,.0f}{global_tps / 2:12,.0f}"
+          f"   ({global_tps / job[2]:.2f}x the per-file shuffle: the second pass's cost)")  # fmt: skip
     print()
     print(f"job scaling 1 → 2 workers (wall clock): {job[2] / job[1]:.2f}x (target ≥ 1.8x)")
     print(f"per-core work, 2 workers vs 1 (tokens per task CPU-second): {job_cpu[2] / job_cpu[1]:.2f}x")
