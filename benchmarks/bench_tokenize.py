@@ -108,7 +108,9 @@ def main() -> None:
         t0 = time.perf_counter()
         m = tokenize_shards(str(root / "data"), tok_path, root / "global", max_workers=2, progress=False,
                             shuffle="global", shard_tokens=max(1, total // 8))  # fmt: skip
-        global_tps = (m["totals"]["train"]["tokens"] + m["totals"]["val"]["tokens"]) / (time.perf_counter() - t0)
+        global_tps = (m["totals"]["train"]["tokens"] + m["totals"]["val"]["tokens"]) / (
+            time.perf_counter() - t0
+        )
 
     print()
     print(f"{'':42}{'tokens/s':>12}{'per core':>12}")
