@@ -1,6 +1,8 @@
 """Quality classifier: agreement with human judgement, and the cost of scoring beside the cost of extraction.
 
-Prints, for the default classifier (and any ``--model`` given, e.g. DCLM's ``fasttext_oh_eli5.bin``):
+Prints, for the default classifier beside the previous default (``benchmarks/data/quality-default-v1.ftz``,
+the stand-in committed before issue 15: WikiText-2 + Gutenberg vs. crawl main content) and any ``--model``
+given (e.g. DCLM's ``fasttext_oh_eli5.bin``):
 
 - accuracy and ROC AUC on ``quality/dclm-human-labels-dev.jsonl`` (499 real Common Crawl pages labelled
   0/1 by people, from DCLM);
@@ -22,6 +24,8 @@ from pathlib import Path
 
 from curate.quality.eval import evaluate_file, format_metrics
 from curate.quality.model import DEFAULT_MODEL, load_model, predict_positive, resolve_positive_label
+
+PREVIOUS_DEFAULT = Path(__file__).resolve().parent / "data" / "quality-default-v1.ftz"
 
 
 def _machine() -> str:
@@ -105,7 +109,8 @@ def main() -> None:
         f"reference  resiliparse extract (main content, 1 core): {ex_docs:8.1f} docs/s  {ex_mb:6.2f} MB/s "
         f"of HTML ({n} pages)\n"
     )
-    for model in [str(DEFAULT_MODEL), *args.model]:
+    results = {}
+    for model in [str(DEFAULT_MODEL), str(PREVIOUS_DEFAULT), *args.model]:
         m = evaluate_file(model, [str(labels)])
         card = Path(model + ".card.json")
         size = Path(model).stat().st_size
@@ -118,10 +123,16 @@ def main() -> None:
             )
         )
         docs_s, mb_s = scoring_rate(Path(model), texts)
+        results[model] = (m["roc_auc"], docs_s)
         print(
             f"  scoring (1 core, batched): {docs_s:8.1f} docs/s  {mb_s:6.2f} MB/s of text   "
             f"= {docs_s / ex_docs:.1f}x the extraction rate\n"
         )
+    (auc_new, rate_new), (auc_old, rate_old) = results[str(DEFAULT_MODEL)], results[str(PREVIOUS_DEFAULT)]
+    print(
+        f"default vs previous default: ROC AUC {auc_new:.4f} vs {auc_old:.4f} ({auc_new - auc_old:+.4f}); "
+        f"scoring {rate_new:.0f} vs {rate_old:.0f} docs/s ({rate_new / rate_old:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

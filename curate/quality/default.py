@@ -217,7 +217,8 @@ def build_default(
         params={**DEFAULT_PARAMS, **(params or {})},
         seed=seed,
         quantize=str(output).endswith(".ftz"),
-        quantize_cutoff=50_000,
+        # 0: keep every word and n-gram bucket (measured: pruning to 50 k costs ~0.01 dev AUC; 4.5 MB)
+        quantize_cutoff=0,
         extra_card=card_extra,
     )
     labels = data / "quality" / "dclm-human-labels-dev.jsonl"
