@@ -118,8 +118,12 @@ def bench_bigfile(gb: float, split_mb: int) -> None:
 
 def bench_s3(files: int) -> None:
     """The bench crawl through the heuristics recipe with input and output on local disk vs on S3 (moto)."""
+    import logging
+
     import ray
     from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

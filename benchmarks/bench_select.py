@@ -49,16 +49,20 @@ def main() -> None:
     t_annotate = time.perf_counter() - t0
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {len(files)} bench WARC "
           f"files; recipe {args.recipe}; annotate once: {t_annotate:.1f} s")
-    print(f"{'parameters':<55}{'select s':>9}{'full s':>8}{'select/full':>12}{'docs':>7}  same ids")
+    print(f"{'parameters':<55}{'select s':>9}{'in-proc s':>10}{'full s':>8}{'select/full':>12}{'docs':>7}  same ids")
     for i, sets in enumerate(SETS):
         t0 = time.perf_counter()
         assert select(str(tmp / "annotated"), args.recipe, str(tmp / f"sel{i}"), overrides=sets, progress=False).ok
         t_sel = time.perf_counter() - t0
+        t0 = time.perf_counter()  # the same select in this process (no Ray task overheads)
+        assert select(str(tmp / "annotated"), args.recipe, str(tmp / f"loc{i}"), overrides=sets, progress=False,
+                      executor="local").ok
+        t_loc = time.perf_counter() - t0
         t0 = time.perf_counter()
         assert run(args.recipe, files, str(tmp / f"full{i}"), overrides=sets, progress=False).ok
         t_full = time.perf_counter() - t0
-        same = ids(tmp / f"sel{i}") == ids(tmp / f"full{i}")
-        print(f"{' '.join(sets):<55}{t_sel:>9.1f}{t_full:>8.1f}{t_sel / t_full:>11.1%}{len(ids(tmp / f'full{i}')):>7}  "
+        same = ids(tmp / f"sel{i}") == ids(tmp / f"full{i}") == ids(tmp / f"loc{i}")
+        print(f"{' '.join(sets):<55}{t_sel:>9.1f}{t_loc:>10.1f}{t_full:>8.1f}{t_sel / t_full:>11.1%}{len(ids(tmp / f'full{i}')):>7}  "
               f"{same}")
     print("target: select <= 5% of the full run's time, same ids")
     shutil.rmtree(tmp)

@@ -224,6 +224,10 @@ class Extract(Stage):
         self.max_nesting_depth = max_nesting_depth
         self.min_chars = min_chars
 
+    def requirements(self) -> tuple[str, ...]:
+        # checked on the driver before any task starts (a broken trafilatura install is one clear error)
+        return {"trafilatura": ("trafilatura",), "curate": ("resiliparse",)}.get(self.method, ("resiliparse",))
+
     def setup(self) -> None:
         if self.method == "trafilatura":
             import trafilatura  # noqa: F401  (fail early with the import error)

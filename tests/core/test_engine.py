@@ -118,3 +118,23 @@ def test_a_live_run_holds_the_directory_and_a_dead_one_does_not(tmp_path):
     res = run("quickstart", [str(SAMPLE[0])], str(tmp_path / "out"), limit=3, executor="local", progress=False)
     assert res.ok and not (tmp_path / "out" / "lock.json").exists()
     assert json.loads((tmp_path / "out" / "markers" / "s0" / "part-00000.json").read_text())["rows"] >= 0
+
+
+def test_a_stage_whose_package_is_missing_fails_before_any_work(tmp_path, monkeypatch):
+    """A broken install (here: a trafilatura whose import fails as it did under pip 23) is one configuration
+    error with the pip command, raised on the driver before any task starts."""
+    import sys
+
+    from curate.errors import RecipeError
+
+    broken = tmp_path / "site" / "trafilatura"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        "raise ImportError('lxml.html.clean module is now a separate project lxml_html_clean', name='lxml.html.clean')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    for mod in [m for m in sys.modules if m == "trafilatura" or m.startswith("trafilatura.")]:
+        monkeypatch.delitem(sys.modules, mod)
+    with pytest.raises(RecipeError, match=r"stage 'extract' needs 'trafilatura'.*pip install lxml_html_clean"):
+        run("fineweb", [str(SAMPLE[0])], str(tmp_path / "out"), executor="local", progress=False)
+    assert not (tmp_path / "out" / "markers").exists()
