@@ -1,17 +1,21 @@
 """``method: curate``: resiliparse's main content, then a boilerplate pass over its blocks.
 
 resiliparse finds the main-content region fast but keeps too much around it (menus, share bars, bylines,
-related links, footers); trafilatura removes those well at a sixth of the speed. This extractor runs
+related links, footers); trafilatura removes those well at a fraction of the speed. This extractor runs
 resiliparse once (main content, no comment sections, no alt texts, ``minimal_html`` output so that block
-types and links survive), splits its output into blocks and scores each block with a small logistic model
-on cheap signals: length, link density, stop words, punctuation, block type, position in the page by text
-mass, neighbouring blocks, repetition. Blocks scoring under the threshold are dropped; the rest is joined
-as plain text, one block per line (list items with resiliparse's bullet).
+types and links survive), splits its output into blocks and scores each block with a small model on cheap
+signals: length, link density, stop words, punctuation, digits, block type, position in the page by text
+mass, neighbouring blocks, repetition, and the log-odds of the block's words (content vs. boilerplate).
+The model is one hidden ReLU layer (three networks of 32 units, averaged: one layer of 96) over those
+features and the same signals of the blocks two before and two after. Blocks scoring under the threshold
+are dropped; the rest is joined as plain text, one block per line (list items with a bullet).
 
-The weights (:data:`WEIGHTS`) were fitted by ``benchmarks/train_extract_curate.py`` on half of the pages
-of the dev sets under ``../shared/data/html/`` (block labels from their gold text and snippets); the
-script prints the figures on the other half. ``benchmarks/bench_extract_quality.py`` compares the result
-with resiliparse and trafilatura.
+The weights (``curate/extract_curate_model.py``, generated) were fitted by
+``benchmarks/train_extract_curate.py`` on the even-indexed pages of the dev sets under
+``../shared/data/html/`` (block labels from their gold text and snippets); the script prints the figures on
+the odd-indexed half. ``benchmarks/bench_extract_quality.py`` compares the result with resiliparse and
+trafilatura. The per-block signals read C-level helpers only (``str.count``, set intersections, ``map``):
+their plain twin is ``tests/core/test_extract.py::_plain_block_features``.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ STOP_WORDS = frozenset(
 )
 
 #: A block is kept when the model's P(content) is at least this.
-THRESHOLD = 0.6
+THRESHOLD: float = getattr(_model, "THRESHOLD", 0.6)
 
 FEATURES = (
     "log_words",
