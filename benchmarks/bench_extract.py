@@ -4,7 +4,7 @@ Prints, on ../shared/data/warc/bench/ (or --input):
   (a) bare fastwarc read alone (the WARC library's raw speed),
   (b) a bare loop: fastwarc read + charset decode + resiliparse extract_plain_text(main_content=True),
   (c) the engine (curate run, recipe = extract only, Parquet written) with 1 worker, and with 2 workers,
-  (d) trafilatura in the same bare loop (on a sample),
+  (d) trafilatura and curate's own method (``method: curate``) in the same bare loop (trafilatura on a sample),
   (e) a worker's peak RSS on one input file vs on one 4x larger file (memory must stay flat).
 Targets (issue 2): (c, 1 worker) >= 90% of (b); (c, 2 workers) >= 1.8x (c, 1 worker).
 
@@ -47,6 +47,8 @@ def bare_extract(files: list[str], method: str = "resiliparse", max_docs: int | 
 
     if method == "trafilatura":
         import trafilatura
+    elif method == "curate":
+        from curate.extract_curate import extract_curate
     t = time.perf_counter()
     n = 0
     for f in files:
@@ -58,6 +60,8 @@ def bare_extract(files: list[str], method: str = "resiliparse", max_docs: int | 
                 html, _ = decode_html(rec.reader.read(), rec.http_charset)
                 if method == "resiliparse":
                     extract_plain_text(html, main_content=True)
+                elif method == "curate":
+                    extract_curate(html)
                 else:
                     trafilatura.extract(html, favor_precision=True, include_comments=False, deduplicate=True)
                 n += 1
@@ -146,6 +150,9 @@ def main() -> None:
         tt, nt = bare_extract(files, "trafilatura", args.trafilatura_docs)
         print(f"(d) bare read+decode+trafilatura {'':7}       {nt / tt:8.0f} docs/s   "
               f"({nt} docs; resiliparse is {(ndoc / tb) / (nt / tt):.1f}x faster)")
+        tc, nc = bare_extract(files, "curate")
+        print(f"(d) bare read+decode+curate      {mb / tc:7.2f} MB/s  {nc / tc:8.0f} docs/s   "
+              f"= {tb / tc:.0%} of (b)  [target >= 60%]")
         # Memory: one file vs the same records in one 4x larger file (gzip members concatenate).
         big = Path(tmp, "all.warc.gz")
         with open(big, "wb") as w:
