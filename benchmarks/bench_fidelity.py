@@ -13,11 +13,14 @@ survivors of earlier filters, so each filter's agreement is measured alone. The 
 each side's own decisions.
 
 Printed per filter: agreement on keep/drop, the confusion (we keep / they drop and the reverse), the
-reason families on each side, byte-equal output text for modifiers, and three examples of each
-disagreement class.
+reason families on each side, byte-equal output text for modifiers (and how many texts the reference
+changed), three examples of each disagreement class, each side's funnel, and for FineWeb's MinHash
+(datatrove's four steps with examples/fineweb.py's settings beside curate's ``minhash``) which pages each
+side removes and groups.
 
     make fidelity                                  # creates the reference venvs, runs this on the bench set
-    .venv/bin/python benchmarks/bench_fidelity.py [--limit N] [--venvs DIR] [--examples 3]
+    .venv/bin/python benchmarks/bench_fidelity.py [--limit N] [--only dclm|fineweb] [--venvs DIR]
+                                                  [--examples 3] [--reuse-ref]
 """
 
 from __future__ import annotations
