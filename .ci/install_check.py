@@ -4,10 +4,21 @@ needs at work time: run by .ci/run inside a fresh venv installed with the interp
 from __future__ import annotations
 
 import sys
+import tempfile
+from pathlib import Path
 
+import filters
 from curate.stage import build_stage, check_requirements, registry
 
-NEEDS = {"quality": {"model": "default"}}
+# The stages that have required parameters get the smallest real ones: the shipped classifier, one eval file.
+_evals = Path(tempfile.mkdtemp()) / "eval.jsonl"
+_evals.write_text('{"question": "What is the capital of France, the country in western Europe?", "answer": "Paris"}\n')
+_model = str(Path(filters.__file__).parent / "data" / "quality-default.ftz")
+NEEDS = {
+    "quality": {"model": "default"},
+    "classifier": {"model": _model, "label": "__label__hq"},
+    "decontaminate": {"benchmarks": {"probe": {"path": str(_evals), "fields": ["question", "answer"]}}},
+}
 EXTRA = [("extract", {"method": "trafilatura"}), ("extract", {"method": "resiliparse"})]
 
 errors: dict[str, str] = {}

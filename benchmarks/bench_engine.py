@@ -32,7 +32,7 @@ def machine() -> str:
 
 def _paragraphs() -> list[str]:
     text = WIKI.read_text(encoding="utf-8") if WIKI.exists() else "lorem ipsum dolor sit amet " * 5000
-    return [p.strip() for p in text.split("\n\n") if len(p.split()) > 20] or [text]
+    return [p.strip() for p in text.splitlines() if len(p.split()) > 20][:5000] or ["lorem ipsum dolor " * 50]
 
 
 def bench_shards(n: int, workers: int) -> None:
