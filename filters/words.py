@@ -95,10 +95,12 @@ def _doc(text: str) -> Any:
 
 
 def spacy_words(text: str) -> list[str]:
-    """datatrove's English words: spaCy tokens, stripped, empty ones dropped."""
+    """datatrove's English words: spaCy tokens, stripped, empty ones dropped (the tokenizer alone: the
+    sentencizer that datatrove also runs does not change the tokens)."""
     nlp = spacy_nlp()
+    nlp.max_length = len(text) + 10
     with nlp.memory_zone():
-        return [s for t in _doc(text) if (s := t.text.strip())]
+        return [s for t in nlp.tokenizer(text) if (s := t.text.strip())]
 
 
 def spacy_sentence_count(text: str) -> int:
