@@ -46,3 +46,48 @@ class Progress:
             self._bar.close()
         elif self.enabled:
             self._line()
+
+
+class _LinePrinter:
+    """The part of tqdm's interface the loops use, printing one plain line every ``interval`` seconds."""
+
+    def __init__(self, total: int | None = None, desc: str = "", unit: str = "it", initial: int = 0,
+                 disable: bool = False, interval: float = 10.0, file: Any = None, **_: Any) -> None:
+        self.total, self.desc, self.unit, self.n = total, desc, unit, initial
+        self.disable, self.interval = disable, interval
+        self.file = file or sys.stderr
+        self.postfix: dict[str, Any] = {}
+        self.t0 = self._last = time.time()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if not self.disable and time.time() - self._last >= self.interval:
+            self._line()
+
+    def set_postfix(self, ordered_dict: dict | None = None, refresh: bool = True, **kw: Any) -> None:
+        self.postfix = {**(ordered_dict or {}), **kw}
+
+    def write(self, s: str) -> None:
+        print(s, file=self.file, flush=True)
+
+    def _line(self) -> None:
+        self._last = time.time()
+        total = f"/{self.total}" if self.total else ""
+        extra = " ".join(f"{k}={v}" for k, v in self.postfix.items())
+        head = f"{self.desc}: " if self.desc else ""
+        print(f"{head}{self.n}{total} {self.unit}, {time.time() - self.t0:.0f} s {extra}".rstrip(), file=self.file,
+              flush=True)
+
+    def close(self) -> None:
+        if not self.disable:
+            self._line()
+
+
+def progress_bar(*args: Any, **kwargs: Any) -> Any:
+    """``tqdm(...)`` on a terminal; off one (a log file, CI, a cluster job) a plain line every ten seconds."""
+    stream = kwargs.get("file") or sys.stderr
+    if getattr(stream, "isatty", lambda: False)():
+        from tqdm import tqdm
+
+        return tqdm(*args, **kwargs)
+    return _LinePrinter(*args, **kwargs)

@@ -237,9 +237,9 @@ def train(
                 },
             )
 
-    from tqdm import tqdm
+    from curate.progress import progress_bar
 
-    bar = tqdm(total=total_steps, initial=step, unit="step", disable=not (master and cfg["progress"]))
+    bar = progress_bar(total=total_steps, initial=step, unit="step", disable=not (master and cfg["progress"]))
     if master:
         bar.write(
             f"model: {raw_model.num_params() / 1e6:.2f} M parameters "
