@@ -14,7 +14,8 @@ copied into the repository):
   scores 0 on all three).
 
 Every extractor gets the same ``str``, decoded by curate's ``decode_html`` (no HTTP charset). Throughput is
-CPU time (``time.process_time``) of the extraction call only, so the rates are ratios within one run.
+CPU time (``time.process_time``) of the extraction call only, the extractors taking turns page by page, so
+the rates are ratios within one run.
 
     .venv/bin/python benchmarks/bench_extract_quality.py [--limit N] [--sets a,b] [--methods a,b]
 """
@@ -110,20 +111,24 @@ def token_prf(result: str | None, gold: str) -> tuple[float, float, float]:
 
 
 def evaluate(
-    extract: Callable[[str], str | None], pages: list[tuple[str, dict | str]]
-) -> tuple[float, float, float, float, list[str | None]]:
-    """(precision, recall, F1, CPU seconds, outputs) of ``extract`` on one set."""
-    outs: list[str | None] = []
-    spent = 0.0
+    extractors: dict[str, Callable[[str], str | None]], pages: list[tuple[str, dict | str]]
+) -> dict[str, tuple[float, float, float, float]]:
+    """(precision, recall, F1, CPU seconds) of each extractor on one set.
+
+    The extractors take turns page by page, so a change in the machine's load hits all of them alike.
+    """
+    outs: dict[str, list[str | None]] = {m: [] for m in extractors}
+    spent = dict.fromkeys(extractors, 0.0)
     for html, _ in pages:
-        t0 = time.process_time()
-        try:
-            out = extract(html)
-        except Exception:  # noqa: BLE001 - an extractor failing on a page scores as no output, as upstream
-            out = None
-        spent += time.process_time() - t0
-        outs.append(out)
-    return (*score(outs, pages), spent, outs)
+        for method, extract in extractors.items():
+            t0 = time.process_time()
+            try:
+                out = extract(html)
+            except Exception:  # noqa: BLE001 - an extractor failing on a page scores as no output, as upstream
+                out = None
+            spent[method] += time.process_time() - t0
+            outs[method].append(out)
+    return {m: (*score(outs[m], pages), spent[m]) for m in extractors}
 
 
 def score(outs: list[str | None], pages: list[tuple[str, dict | str]]) -> tuple[float, float, float]:
@@ -170,8 +175,8 @@ def main() -> None:
     rates: dict[str, tuple[int, float]] = {}
     for name in args.sets.split(","):
         pages = load_set(name, args.limit)
-        for method in args.methods.split(","):
-            p, r, f1, spent, _ = evaluate(ex[method], pages)
+        results = evaluate({m: ex[m] for m in args.methods.split(",")}, pages)
+        for method, (p, r, f1, spent) in results.items():
             n, s = rates.get(method, (0, 0.0))
             rates[method] = (n + len(pages), s + spent)
             print(f"  {name:17s} {len(pages):5d} {method:12s} {p:9.3f} {r:7.3f} {f1:6.3f} {len(pages) / spent:8.1f}")
