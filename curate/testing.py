@@ -45,3 +45,18 @@ def stage_dir(workdir: str | Path, stage: GlobalStage | str, position: int = 0) 
 def stage_path(workdir: str | Path, stage: GlobalStage | str, position: int = 0) -> Path:
     """The same folder as a local :class:`~pathlib.Path`."""
     return Path(stage_dir(workdir, stage, position).url)
+
+
+def read_rows(url: str, folder: str) -> list[dict[str, Any]]:
+    """Every row of ``folder`` (``data``, ``rejected``) of a run directory on any filesystem, in a stable order:
+    what tests compare between two runs."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    fs, root = fsspec.core.url_to_fs(str(url))
+    fs.invalidate_cache()
+    out: list[dict[str, Any]] = []
+    for p in sorted(fs.glob(f"{root}/{folder}/*.parquet")):
+        with fs.open(p, "rb") as f:
+            out += pq.read_table(f).to_pylist()
+    return sorted(out, key=lambda r: (str(r.get("stage")), str(r["id"])))

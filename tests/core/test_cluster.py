@@ -82,6 +82,7 @@ def test_three_node_cluster_on_s3_loses_a_node_in_a_map_and_a_reduce_pass(ray_se
     import fsspec
 
     from curate.runner import run
+    from curate.testing import read_rows as rows
 
     plugin = Path(__file__).parent / "plugin_stages.py"
     recipe = tmp_path / "r.yaml"
@@ -105,14 +106,6 @@ def test_three_node_cluster_on_s3_loses_a_node_in_a_map_and_a_reduce_pass(ray_se
     local = run(str(recipe), [str(p) for p in sorted(SAMPLE.glob("*.warc.gz"))], str(tmp_path / "local"), limit=30,
                 progress=False)
     assert local.ok
-
-    def rows(url: str, folder: str) -> list[dict]:
-        f, root = fsspec.core.url_to_fs(url)
-        got = []
-        for p in sorted(f.glob(f"{root}/{folder}/*.parquet")):
-            with f.open(p, "rb") as fh:
-                got += pq.read_table(fh).to_pylist()
-        return sorted(got, key=lambda r: (str(r.get("stage")), str(r["id"])))
 
     assert rows(out, "data") == rows(str(tmp_path / "local"), "data") and rows(out, "data")
     assert rows(out, "rejected") == rows(str(tmp_path / "local"), "rejected")

@@ -11,24 +11,15 @@ import sys
 from pathlib import Path
 
 import fsspec
-import pyarrow.parquet as pq
 import pytest
 
 from curate.recipe import builtin_recipes
 from curate.runner import run
+from curate.testing import read_rows as rows
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = sorted((ROOT / "pipelines" / "sample").glob("*.warc.gz"))
 LIMIT = 25  # records per file: enough for every stage and global stage to act, small enough to be quick
-
-
-def rows(url: str, folder: str) -> list[dict]:
-    fs, root = fsspec.core.url_to_fs(url)
-    out = []
-    for p in sorted(fs.glob(f"{root}/{folder}/*.parquet")):
-        with fs.open(p, "rb") as f:
-            out += pq.read_table(f).to_pylist()
-    return sorted(out, key=lambda r: (str(r.get("stage")), str(r["id"])))
 
 
 def upload(bucket: str) -> list[str]:
