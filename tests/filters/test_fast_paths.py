@@ -52,7 +52,8 @@ def uax29_plain(t: str) -> list[str]:
 
 
 def test_rep_words_equal_uax29_on_page(pages):
-    extra = ["Don't 11:15 U.S. e.g. a,b 3,000.5 _x a_b x_ Gemu\u0308se ’tis l’homme 中文字 ｶﾀｶﾅ 3a a3 a:b"]
+    extra = ["Don't 11:15 U.S. e.g. a,b 3,000.5 _x a_b x_ Gemu\u0308se ’tis l’homme 中文字 ｶﾀｶﾅ 3a a3 a:b",
+             "Som unge\u202fi dag, 10\u202f000 kr"]  # U+202F joins like "_" (ExtendNumLet)
     for t in pages + extra:
         assert T.rep_words({"text": t}) == uax29_plain(t), t[:80]
 
