@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from train.mixture import KEY_SPACE, count_below
+from train.mixture import KEY_SPACE, count_below, partial_epoch
 
 MASK = KEY_SPACE - 1
 
@@ -145,3 +145,37 @@ def gather_bucket(
     write_atomic(shard_dir / f"{name}.json", json.dumps(info, indent=1).encode())
     write_atomic(shard_dir / f"{name}.done", b"done\n")  # the marker, last
     return info
+
+
+def plan_pieces(
+    prefixes: list[str], source: str, available: int, target: int, seed: int
+) -> tuple[list[dict], dict]:
+    """What output shards take from one source's stage files (``prefixes``) to give it ``target`` training
+    tokens of its ``available``: whole epochs, then a partial one (:func:`train.mixture.partial_epoch`), and
+    its validation documents once. Returns the pieces for :func:`gather_bucket` and the plan's figures."""
+
+    def piece(
+        prefix: str, split: str, epoch: int, limit: int | None = None, trunc: list | None = None
+    ) -> dict:
+        offset = epoch_offset(seed, source, epoch)
+        return {"prefix": prefix, "split": split, "source": source, "epoch": epoch, "offset": offset,
+                "limit": limit, "trunc": trunc}  # fmt: skip
+
+    full, rest = divmod(target, available) if available else (0, 0)
+    pieces = [piece(p, "train", e) for e in range(full) for p in prefixes]
+    cut = None
+    if rest:
+        keys = [np.load(f"{p}.train.keys.npy", mmap_mode="r") for p in prefixes]
+        offsets = [np.load(f"{p}.train.offsets.npy", mmap_mode="r") for p in prefixes]
+        limits, cut = partial_epoch(keys, offsets, rest)
+        for i, p in enumerate(prefixes):
+            trunc = [cut[1], cut[2]] if cut is not None and cut[0] == i else None
+            pieces.append(piece(p, "train", full, limits[i], trunc))
+    pieces += [piece(p, "val", 0) for p in prefixes]
+    epochs = target / available if available else 0.0
+    return pieces, {
+        "target_tokens": target,
+        "epochs": epochs,
+        "full_epochs": full,
+        "truncated_docs": int(cut is not None),
+    }

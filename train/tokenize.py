@@ -43,8 +43,8 @@ from tokenizers import Tokenizer
 
 from train.export import check_formats, export
 from train.inputs import expand_inputs, read_documents
-from train.mixture import Source, parse_mix, partial_epoch, plan_targets
-from train.shuffle import epoch_offset, gather_bucket, shuffle_key, write_atomic
+from train.mixture import Source, parse_mix, plan_targets
+from train.shuffle import gather_bucket, plan_pieces, shuffle_key, write_atomic
 from train.tokenizer import EOT, encode_documents, eot_id
 
 MANIFEST = "manifest.json"
@@ -410,7 +410,7 @@ def _tokenize(
         shards = [{"name": names[i], "source": stages[i][1], **_counts(infos[names[i]])} for i in order]
     else:
         shards = _global_pass(
-            sources, stages, infos, per_source, out, stage_dir, seed, shard_tokens, total_tokens, mixture,
+            sources, stages, per_source, out, stage_dir, seed, shard_tokens, total_tokens, mixture,
             dtype, eot_id(tok, eot), fingerprint, max_workers, progress, ray_address,
         )  # fmt: skip
 
@@ -457,7 +457,7 @@ def _counts(info: dict) -> dict:
 
 
 def _global_pass(
-    sources, stages, infos, per_source, out, stage_dir, seed, shard_tokens, total_tokens, mixture, dtype, eot,
+    sources, stages, per_source, out, stage_dir, seed, shard_tokens, total_tokens, mixture, dtype, eot,
     fingerprint, max_workers, progress, ray_address,
 ) -> list[dict]:  # fmt: skip
     """Plan every source's epochs, then run pass 2 (one task per output shard); returns the shard list."""
@@ -465,29 +465,12 @@ def _global_pass(
 
     available = [per_source[s.name]["available"]["train"]["tokens"] for s in sources]
     targets = plan_targets(sources, available, total_tokens) if mixture else available
-    pieces: list[dict] = []
+    pieces = []
     for s, a, target in zip(sources, available, targets):
-        mine = [n for src, _, n in stages if src is s]
-        prefixes = [str((stage_dir / n).resolve()) for n in mine]
-        full, rest = divmod(target, a) if a else (0, 0)
-        for e in range(full):
-            off = epoch_offset(seed, s.name, e)
-            pieces += [_piece(p, "train", s.name, e, off) for p in prefixes]
-        truncated = 0
-        if rest:
-            keys = [np.load(f"{p}.train.keys.npy", mmap_mode="r") for p in prefixes]
-            offsets = [np.load(f"{p}.train.offsets.npy", mmap_mode="r") for p in prefixes]
-            limits, cut = partial_epoch(keys, offsets, rest)
-            off = epoch_offset(seed, s.name, full)
-            for i, p in enumerate(prefixes):
-                trunc = [cut[1], cut[2]] if cut is not None and cut[0] == i else None
-                pieces.append(_piece(p, "train", s.name, full, off, limits[i], trunc))
-            truncated = int(cut is not None)
-        pieces += [_piece(p, "val", s.name, 0, 0) for p in prefixes]
-        per_source[s.name].update(
-            {"target_tokens": target, "epochs": target / a if a else 0.0, "full_epochs": full,
-             "truncated_docs": truncated},
-        )  # fmt: skip
+        prefixes = [str((stage_dir / n).resolve()) for src, _, n in stages if src is s]
+        mine, plan = plan_pieces(prefixes, s.name, a, target, seed)
+        pieces += mine
+        per_source[s.name].update(plan)
     n_buckets = max(1, -(-sum(targets) // shard_tokens))
     plan_sha = hashlib.sha256(json.dumps([n_buckets, pieces], sort_keys=True).encode()).hexdigest()
     shard_dir = out / "shards"
@@ -518,9 +501,3 @@ def _global_pass(
     for s in sources:
         per_source[s.name]["written"] = written.get(s.name, {sp: {"docs": 0, "tokens": 0} for sp in SPLITS})
     return [{"name": f"{b:05d}", **_counts(infos_out[f"{b:05d}"])} for b in range(n_buckets)]
-
-
-def _piece(prefix: str, split: str, source: str, epoch: int, offset: int, limit: int | None = None,
-           trunc: list[int] | None = None) -> dict:  # fmt: skip
-    return {"prefix": prefix, "split": split, "source": source, "epoch": epoch, "offset": offset,
-            "limit": limit, "trunc": trunc}  # fmt: skip
