@@ -470,9 +470,31 @@ def fineweb_section(docs: list[dict], ref: dict, n_ex: int, fineweb_lists: str) 
               "inputs": inputs} if modifies else {}
         results.append((f"fineweb/{name}", compare(f"FineWeb {name}", docs, res, theirs, n_ex, cost=cost, **kw)))
         steps.append((name, res, theirs))
+        if name == "pii":
+            results.append(("fineweb/pii (any placeholder)", placeholder_equal(params["pii"], kw, n_ex, docs)))
     results.append(("fineweb/minhash", minhash_section(docs, rows, params["minhash"], n_ex)))
     funnel("FineWeb (per-document filters; MinHash above is over all texts)", steps)
     return results
+
+
+def placeholder_equal(pii: dict, kw: dict, n_ex: int, docs: list[dict]) -> dict:
+    """PII texts compared with every placeholder of a list read as its kind: datatrove takes the list in
+    turn across the documents a worker happens to see, curate from a position set by the document id (so a
+    run's output does not depend on the order of its shards); both put a placeholder of the list there."""
+    subs = sorted(((p, f"<{k}>") for k in ("email", "phone", "ip")
+                   for p in ([pii[k]] if isinstance(pii.get(k), str) else pii.get(k) or [])), key=lambda x: -len(x[0]))
+
+    def norm(t: str) -> str:
+        for p, tok in subs:
+            t = t.replace(p, tok)
+        return t
+
+    ours, theirs = kw["ours_text"], kw["theirs_text"]
+    eq = [norm(a) == norm(b) for a, b in zip(ours, theirs)]
+    print(f"byte-equal with any placeholder of its list: {sum(eq)}/{len(eq)} = {100 * sum(eq) / len(eq):.2f}%")
+    for i in [i for i, e in enumerate(eq) if not e][:n_ex]:
+        print(f"  e.g. text differs: {docs[i]['url'][:80]}  {first_diff(norm(ours[i]), norm(theirs[i]))}")
+    return {"n": len(eq), "agree": len(eq), "text_equal": sum(eq), "text_both": len(eq)}
 
 
 def minhash_section(docs: list[dict], rows: list[dict], params: dict, n_ex: int) -> dict:
