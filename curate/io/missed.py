@@ -20,6 +20,7 @@ import os
 import re
 import zlib
 
+from curate.io.payload import ForwardOnly
 from curate.io.resync import GZIP_MAGIC
 
 _PROBE = 4096
@@ -39,7 +40,7 @@ def _member_type(probe: bytes) -> bytes | None:
     return m.group(1).lower() if m else None
 
 
-class MemberTap(io.RawIOBase):
+class MemberTap(ForwardOnly):
     """A pass-through stream that notes where document-type gzip members start (absolute offsets).
 
     fastwarc is asked for every record type, so nearly every member is yielded and needs no check; with
@@ -62,18 +63,6 @@ class MemberTap(io.RawIOBase):
         self._scan(data)
         return data
 
-    def readinto(self, b) -> int:  # noqa: ANN001
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if (whence == io.SEEK_CUR and offset == 0) or (whence == io.SEEK_SET and offset == self.pos):
-            return self.pos
-        raise io.UnsupportedOperation("forward-only stream")
 
     def _scan(self, data: bytes, upto: int | None = None) -> None:
         """Note the members that start before ``upto`` (absolute; default: all but the last PROBE bytes,

@@ -236,7 +236,26 @@ def _dechunk(body: bytes) -> bytes:
 # ---------------------------------------------------------------------------------------------- streams
 
 
-class _Prefixed(io.RawIOBase):
+class ForwardOnly(io.RawIOBase):
+    """A read-only stream that counts its position in ``pos`` and can only "seek" to where it is."""
+
+    pos = 0
+
+    def readinto(self, b) -> int:  # noqa: ANN001
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if (whence == io.SEEK_CUR and offset == 0) or (whence == io.SEEK_SET and offset == self.pos):
+            return self.pos
+        raise io.UnsupportedOperation("forward-only stream")
+
+
+class _Prefixed(ForwardOnly):
     """Replays the bytes already read for format detection, then continues from a forward-only stream.
     fastwarc asks every stream for its position with ``seek(0, SEEK_CUR)``: answered without seeking."""
 
@@ -256,18 +275,6 @@ class _Prefixed(io.RawIOBase):
         self.pos += len(out)
         return out
 
-    def readinto(self, b) -> int:  # noqa: ANN001
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if (whence == io.SEEK_CUR and offset == 0) or (whence == io.SEEK_SET and offset == self.pos):
-            return self.pos
-        raise io.UnsupportedOperation("forward-only stream")
 
 
 class _Unclosing(io.RawIOBase):
