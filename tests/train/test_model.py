@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from train.model import GPT, GPTConfig, apply_rope, rope_tables
+from train.model import GPT, GPTConfig, apply_rope, cross_entropy_from_hidden, rope_tables
 from train.sizing import count_params
 
 CFG = GPTConfig(vocab_size=512, block_size=32, n_layer=2, n_head=2, n_embd=64)
@@ -20,7 +20,7 @@ def test_shapes(model: GPT) -> None:
     logits, loss = model(idx)
     assert logits.shape == (3, 17, 512) and loss is None
     logits, loss = model(idx, idx)
-    assert loss.shape == () and torch.isfinite(loss)
+    assert logits is None and loss.shape == () and torch.isfinite(loss)  # the head is fused into the loss
     with pytest.raises(ValueError, match="block_size"):
         model(torch.zeros(1, 33, dtype=torch.long))
 
@@ -141,3 +141,23 @@ def test_rope_fast_path_is_the_real_rotation() -> None:
         a.unflatten(-1, (4, 2)).norm(dim=-1), x.detach().unflatten(-1, (4, 2)).norm(dim=-1), atol=1e-5
     )
     assert torch.allclose(a[:, :, 0], x.detach()[:, :, 0])
+
+
+@pytest.mark.parametrize("n", [1, 255, 256, 700])  # chunks of 256 rows: one partial, one exact, several
+def test_fused_cross_entropy_matches_the_formula(n: int) -> None:
+    """The fused, chunked head + loss gives F.cross_entropy(h @ w.T)'s loss and gradients."""
+    torch.manual_seed(n)
+    h = torch.randn(n, 32, requires_grad=True)
+    w = torch.randn(300, 32, requires_grad=True)
+    t = torch.randint(0, 300, (n,))
+    fused = cross_entropy_from_hidden(h, w, t)
+    (3 * fused).backward()  # a scaled upstream gradient reaches both inputs
+    gh, gw = h.grad.clone(), w.grad.clone()
+    h.grad = w.grad = None
+    plain = torch.nn.functional.cross_entropy(h @ w.t(), t)
+    (3 * plain).backward()
+    torch.testing.assert_close(fused, plain)
+    torch.testing.assert_close(gh, h.grad)
+    torch.testing.assert_close(gw, w.grad)
+    with torch.no_grad():  # evaluation: the plain formula, same value
+        torch.testing.assert_close(cross_entropy_from_hidden(h, w, t), plain)
