@@ -153,7 +153,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return grad_h * grad, grad_w * grad, None, None
 
 
-def cross_entropy_from_hidden(h: torch.Tensor, w: torch.Tensor, targets: torch.Tensor, chunk: int = 256) -> torch.Tensor:
+def cross_entropy_from_hidden(
+    h: torch.Tensor, w: torch.Tensor, targets: torch.Tensor, chunk: int = 256
+) -> torch.Tensor:
     """Mean cross-entropy of ``h @ w.T`` (h (N, C), w (V, C)) against ``targets`` (N,).
 
     Fused and chunked (:class:`_LinearCrossEntropy`) when training on the CPU; elsewhere the plain formula:
