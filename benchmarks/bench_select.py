@@ -1,7 +1,12 @@
 """Annotate once, select three times (issue 13): each select's data/ beside a full run with the same
 parameters (same ids?), and the select's time beside the full run's.
 
-    python benchmarks/bench_select.py [--files 4] [--recipe dclm_baseline]
+Two ways of timing, both printed: in one Python session (Ray started once, its workers warm: the cost of
+the work itself), and from the command line, each command a new process (what a user waits for: Python,
+Ray's start-up and model loading included). `curate select` runs in its own process by default for small
+runs (``--executor auto``), so the second table shows that choice beside `curate run`.
+
+    python benchmarks/bench_select.py [--files 4] [--recipe dclm_baseline] [--no-cli]
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ import argparse
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +40,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--recipe", default="dclm_baseline")
+    ap.add_argument("--no-cli", action="store_true", help="skip the command-line timings")
     args = ap.parse_args()
     import ray
 
@@ -65,6 +73,22 @@ def main() -> None:
         print(f"{' '.join(sets):<55}{t_sel:>9.1f}{t_loc:>10.1f}{t_full:>8.1f}{t_sel / t_full:>11.1%}{len(ids(tmp / f'full{i}')):>7}  "
               f"{same}")
     print("target: select <= 5% of the full run's time, same ids")
+    if not args.no_cli:
+        cli = [sys.executable, "-m", "curate.cli"]
+        print(f"\nfrom the command line, each a new process (wall s): {'parameters':<45}{'select':>8}{'run':>8}"
+              f"{'select/run':>12}")
+        for i, sets in enumerate(SETS):
+            flags = [a for s in sets for a in ("--set", s)]
+            t0 = time.perf_counter()
+            subprocess.run([*cli, "select", str(tmp / "annotated"), "--recipe", args.recipe, *flags,
+                            "--output", str(tmp / f"cli-sel{i}"), "-q"], check=True)
+            t_sel = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            subprocess.run([*cli, "run", args.recipe, "--input", *files, *flags, "--output", str(tmp / f"cli-run{i}"),
+                            "-q"], check=True)
+            t_run = time.perf_counter() - t0
+            same = ids(tmp / f"cli-sel{i}") == ids(tmp / f"cli-run{i}") == ids(tmp / f"full{i}")
+            print(f"{'':51}{' '.join(sets):<45}{t_sel:>8.1f}{t_run:>8.1f}{t_sel / t_run:>11.1%}  same ids {same}")
     shutil.rmtree(tmp)
 
 

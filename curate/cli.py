@@ -51,6 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         keep_intermediate=args.keep_intermediate,
         storage_options=_storage_options(args.storage_options),
         split_bytes=args.split_bytes or None,
+        executor=args.executor,
     )
     if not args.quiet:
         print(format_funnel(funnel(args.output, _storage_options(args.storage_options))))
@@ -65,12 +66,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+# Under this much annotated Parquet a select runs in this process: re-deciding reads ~10 MB/s on one core,
+# so starting Ray (~10-15 s and a model load per worker) costs more than the work it would spread.
+LOCAL_SELECT_BYTES = 128 * 2**20
+
+
+def select_executor(choice: str, run_dir: str, ray_address: str | None) -> str:
+    """``ray`` or ``local`` for ``curate select --executor auto|ray|local``."""
+    if choice != "auto":
+        return choice
+    if ray_address:
+        return "ray"
+    from curate.rundir import RunDir
+
+    rd = RunDir(run_dir)
+    size = rd.fs.du(rd.full("data"), total=True) if rd.exists("data") else 0
+    return "local" if size < LOCAL_SELECT_BYTES else "ray"
+
+
 def cmd_select(args: argparse.Namespace) -> int:
     from curate.annotate import select
     from curate.stats import format_funnel, funnel
 
+    executor = select_executor(args.executor, args.run_dir, args.ray_address)
     result = select(args.run_dir, args.recipe, args.output, overrides=args.set, ray_address=args.ray_address,
-                    overwrite=args.overwrite, progress=not args.quiet)
+                    overwrite=args.overwrite, progress=not args.quiet, executor=executor)
     if not args.quiet:
         print(format_funnel(funnel(args.output)))
         print(f"selected in {result.seconds:.1f} s; output in {args.output}")
@@ -139,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='fsspec options for the output, e.g. {"endpoint_url": "http://127.0.0.1:9000"}')
     r.add_argument("--split-bytes", type=int, default=256 * 2**20, metavar="N",
                    help="split Parquet/JSONL inputs larger than N bytes into several shards (0: never)")
+    r.add_argument("--executor", choices=("ray", "local"), default="ray",
+                   help="ray (default) or local: every task in this process, no Ray (small runs, debugging)")
     r.add_argument("--plan", action="store_true", help="print the plan of passes and exit")
     r.add_argument("--quiet", "-q", action="store_true")
     r.set_defaults(func=cmd_run)
@@ -149,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE")
     se.add_argument("--output", "-o", required=True)
     se.add_argument("--ray-address", default=None)
+    se.add_argument("--executor", choices=("auto", "ray", "local"), default="auto",
+                    help=f"auto (default): in this process when the run's data/ is under "
+                         f"{LOCAL_SELECT_BYTES >> 20} MB and no --ray-address is given, else Ray")
     se.add_argument("--overwrite", action="store_true")
     se.add_argument("--quiet", "-q", action="store_true")
     se.set_defaults(func=cmd_select)
