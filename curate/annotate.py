@@ -9,8 +9,11 @@ score, the content hash): its decision needs the final set of documents, which `
 
 **Select.** ``curate select RUN --recipe RECIPE [--set …] --output OUT`` compiles the same recipe with new
 parameters into a recipe over RUN's ``data/``: a filter that can decide from its stored columns (its
-``decide(doc)``) is re-decided with the new parameters; one that cannot replays its stored reason and refuses a
-changed parameter (rerun it instead); text modifiers are not run again (their output is the stored text);
+``decide(doc)``, see :mod:`curate.measure`) is re-decided with the new parameters its ``decided_by``
+names, and refuses a change of any other (it would change what was measured); one that cannot decide
+replays its stored reason and refuses a changed parameter (rerun it instead); text modifiers are not run
+again (their output is the stored text; ``c4``, which decides, rewrites it in annotate mode for every page
+and re-decides its page rules);
 global stages (dedup, quality percentiles) run for real on the documents that survive, so their decisions are
 exactly a full run's. The result is an ordinary run directory: ``data/``, ``rejected/`` with reasons, ``stats/``.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from curate.errors import RecipeError
+from curate.measure import MeasuredFilter
 from curate.schema import Document
 from curate.stage import BaseStage, GlobalStage, Stage, build_stage, ensure_setup, get_stage_class, register
 
@@ -28,7 +32,7 @@ SEP = "__"
 # filter placed before one of them cannot be re-run on the stored text (it saw the text before the change).
 TEXT_MODIFIERS = frozenset(
     {"extract", "refinedweb_preclean", "refinedweb_line_modifiers", "pii", "line_dedup", "paragraph_dedup",
-     "decontaminate"}
+     "decontaminate", "c4"}
 )  # annotation columns are <stage>__<what>; run_schema leaves them out of ordinary inputs' schema
 
 
@@ -39,6 +43,21 @@ def reason_column(stage_name: str) -> str:
 def can_decide(cls: type[BaseStage]) -> bool:
     """Whether the stage re-decides from its stored columns (it defines ``decide(doc)``)."""
     return callable(getattr(cls, "decide", None))
+
+
+def undecidable_changes(name: str, old_params: dict[str, Any], new_params: dict[str, Any]) -> list[str]:
+    """The parameters changed from ``old_params`` that the stage's ``decide()`` does not read (its
+    ``decided_by``; a stage that names none re-decides no change): select must refuse them, since the
+    stored columns were measured with the old value."""
+    old, new = build_stage(name, old_params).params(), build_stage(name, new_params).params()
+    decided = set(getattr(get_stage_class(name), "decided_by", ()))
+    return [k for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k) and k not in decided]
+
+
+def unmeasured(name: str, old_params: dict[str, Any], new_params: dict[str, Any]) -> list[str]:
+    """Measures the stage with ``new_params`` reads that the annotated run (``old_params``) did not store."""
+    old, new = build_stage(name, old_params), build_stage(name, new_params)
+    return [m for m in getattr(new, "measures", ()) if m not in getattr(old, "measures", ())]
 
 
 class Annotate(Stage):
@@ -67,7 +86,9 @@ class Annotate(Stage):
         self.inner.start_shard()
 
     def process_batch(self, docs: list[Document]) -> list[str | None]:
-        reasons = self.inner.process_batch(docs)
+        # a measured filter computes every measure, exact (in filter mode it stops at the first failing rule)
+        measured = isinstance(self.inner, MeasuredFilter)
+        reasons = self.inner.annotate_batch(docs) if measured else self.inner.process_batch(docs)
         for d, r in zip(docs, reasons):
             d[self.reason_col] = r
         return [None] * len(docs)
@@ -111,13 +132,14 @@ class Replay(Stage):
 
 def wrap(stage: BaseStage, mode: str, stat_name: str, where: str, explicit: bool = False) -> BaseStage:
     """The stage as a recipe's ``mode`` asks: itself (``filter``) or annotating. A per-document text modifier
-    always runs as itself (the text it makes is what later stages measure; asking it to annotate is an
-    error); a global stage annotates by running only its per-document part, and select runs it for real."""
+    runs as itself (the text it makes is what later stages measure; asking it to annotate is an error),
+    unless it can decide (``c4``: it annotates, and rewrites the text of every page, kept or not); a global
+    stage annotates by running only its per-document part, and select runs it for real."""
     if mode == "filter":
         return stage
     if mode != "annotate":
         raise RecipeError(f"{where}: mode must be 'filter' or 'annotate', got {mode!r}")
-    if stage.name in TEXT_MODIFIERS and not isinstance(stage, GlobalStage):
+    if stage.name in TEXT_MODIFIERS and not isinstance(stage, GlobalStage) and not can_decide(type(stage)):
         if explicit:
             raise RecipeError(f"{where}: {stage.name} changes the text and cannot annotate")
         return stage
@@ -163,6 +185,17 @@ def select_recipe(annotated: dict[str, Any], new: Any) -> Any:
                 )
             out.append((name, new_params))
         elif can_decide(cls):
+            if changed and (keys := undecidable_changes(name, old_params, new_params)):
+                raise RecipeError(
+                    f"select: {stat}.{keys[0]} changed, but {stat} re-decides only "
+                    f"{', '.join(getattr(cls, 'decided_by', ())) or 'nothing'} from its stored columns "
+                    f"({', '.join(keys)} change what it measures): run the recipe again for that"
+                )
+            if missing := unmeasured(name, old_params, new_params):
+                raise RecipeError(
+                    f"select: {stat} with these parameters reads {', '.join(missing)}, which the annotated "
+                    "run did not measure: run the recipe again for that"
+                )
             out.append(("select_decide", {"stage": name, "params": new_params}))
         elif name not in TEXT_MODIFIERS and not any(doc_mod[i + 1 :]):
             out.append((name, new_params))  # it sees the stored text, as in a full run: run it again

@@ -65,6 +65,22 @@ STAGE_FIELDS: list[pa.Field] = [
     pa.field("toxicity_score", pa.float32()),
     pa.field("nsfw_score", pa.float32()),
     pa.field("domain_score", pa.float32()),
+    # measures of the filters split into measure and decide (curate.measure), written in mode: annotate;
+    # ratios are float64, as computed, so that select compares the very numbers the filter compared
+    *[pa.field(f"gopher_{m}", pa.int32())
+      for m in ("word_count", "lines", "bullet_lines", "ellipsis_lines", "stop_words")],
+    *[pa.field(f"gopher_{m}", pa.float64()) for m in ("mean_word_length", "symbol_ratio", "alpha_words_ratio")],
+    pa.field("gopher_rep_lines", pa.int32()),
+    *[pa.field(f"gopher_rep_dup_{k}_{m}", pa.float64()) for k in ("line", "para") for m in ("frac", "char_frac")],
+    *[pa.field(f"gopher_rep_{k}_{n}gram", pa.float64()) for k in ("top", "dup") for n in range(1, 21)],
+    pa.field("fineweb_chars", pa.int64()),
+    *[pa.field(f"fineweb_{m}_ratio", pa.float64()) for m in ("line_punct", "short_line", "char_dup", "list")],
+    *[pa.field(f"c4_{m}", pa.int32()) for m in ("lorem_ipsum", "curly_bracket", "sentences", "bad_words")],
+    pa.field("c4_chars", pa.int64()),
+    pa.field("length_chars", pa.int64()),
+    pa.field("length_words", pa.int64()),
+    *[pa.field(f"url_{m}", pa.int32())
+      for m in ("allowed", "blocklisted_domain", "blocklisted_url", "strict_word", "hard_word", "soft_words")],
 ]
 
 # Written by the readers on every record of a WARC/ARC/WET input.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from curate.measure import Getter, MeasuredFilter
 from curate.schema import Document
 from curate.stage import Stage, register
 
@@ -17,7 +18,7 @@ class Passthrough(Stage):
 
 
 @register("length_filter")
-class LengthFilter(Stage):
+class LengthFilter(MeasuredFilter):
     """Drops documents by length in characters and in whitespace-separated words.
 
     Parameters:
@@ -25,7 +26,12 @@ class LengthFilter(Stage):
             ``length_too_long_chars``); ``max_chars=0`` means no upper bound.
         min_words, max_words: inclusive bounds on the number of words (``length_too_few_words``,
             ``length_too_many_words``); ``max_words=0`` means no upper bound.
+
+    Measures (``mode: annotate``): ``length_chars``, ``length_words``; ``select`` may change every parameter.
     """
+
+    measures = ("length_chars", "length_words")
+    decided_by = ("min_chars", "max_chars", "min_words", "max_words")
 
     def __init__(self, min_chars: int = 0, max_chars: int = 0, min_words: int = 0, max_words: int = 0) -> None:
         for key, v in (("min_chars", min_chars), ("max_chars", max_chars), ("min_words", min_words), ("max_words", max_words)):
@@ -38,15 +44,18 @@ class LengthFilter(Stage):
         self.min_chars, self.max_chars = min_chars, max_chars
         self.min_words, self.max_words = min_words, max_words
 
-    def process(self, doc: Document) -> str | None:
+    def measure(self, doc: Document, name: str, bound: float | None = None) -> float:
         text = doc["text"]
-        n = len(text)
+        return len(text) if name == "length_chars" else len(text.split())
+
+    def decision(self, get: Getter) -> str | None:
+        n = get("length_chars")
         if n < self.min_chars:
             return "length_too_short_chars"
         if self.max_chars and n > self.max_chars:
             return "length_too_long_chars"
         if self.min_words or self.max_words:
-            words = len(text.split())
+            words = get("length_words")
             if words < self.min_words:
                 return "length_too_few_words"
             if self.max_words and words > self.max_words:

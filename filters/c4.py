@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
+from curate.measure import Getter, MeasuredFilter
 from curate.schema import Document
-from curate.stage import Stage, register, worker_cache
+from curate.stage import register, worker_cache
 from filters.url import data_path
 from filters.words import spacy_sentence_count
 
@@ -24,8 +26,17 @@ def _bad_words_re(path: str | None) -> re.Pattern:
     return re.compile(r"(?:\W|^)(?:{})(?:\W|$)".format("|".join(map(re.escape, words))))
 
 
+class _Lines(NamedTuple):
+    """What C4's line filters leave of a page: the kept text, its sentences, and which line drops the page."""
+
+    text: str
+    sentences: int
+    lorem_ipsum: int  # 1: the first line that drops the page mentions lorem ipsum
+    curly_bracket: int  # 1: the first line that drops the page has a "{"
+
+
 @register("c4")
-class C4Filter(Stage):
+class C4Filter(MeasuredFilter):
     """C4's line filters, then its page rules. Rewrites ``text`` to the kept lines.
 
     Per line (stripped): drop it if a word is longer than ``max_word_length``; remove Wikipedia citation
@@ -42,7 +53,17 @@ class C4Filter(Stage):
 
     Reasons: ``c4_lorem_ipsum``, ``c4_curly_bracket``, ``c4_too_few_sentences``, ``c4_bad_words``,
     ``c4_empty``.
+
+    Measures (``mode: annotate``, which rewrites the text of every page, kept or not, so that later stages
+    measure what a full run shows them): ``c4_lorem_ipsum`` / ``c4_curly_bracket`` (1: the first kept line
+    that drops the page has it), ``c4_sentences`` (in the kept lines), ``c4_chars`` (of the kept text; 0:
+    empty), ``c4_bad_words`` (1: the kept text has a listed word, whether or not ``filter_bad_words``).
+    ``select`` may change ``min_num_sentences`` and ``filter_bad_words``; the line rules (every other
+    parameter) decide the kept text itself, and changing them needs a new run.
     """
+
+    measures = ("c4_lorem_ipsum", "c4_curly_bracket", "c4_sentences", "c4_chars", "c4_bad_words")
+    decided_by = ("min_num_sentences", "filter_bad_words")
 
     def __init__(
         self,
@@ -74,12 +95,16 @@ class C4Filter(Stage):
         self.bad = filter_bad_words
         self.bad_path = bad_words
 
+    def _bad_words(self) -> re.Pattern:
+        return worker_cache(("c4_bad_words", self.bad_path), lambda: _bad_words_re(self.bad_path))
+
     def setup(self) -> None:
         if self.bad:
-            self._bad = worker_cache(("c4_bad_words", self.bad_path), lambda: _bad_words_re(self.bad_path))
+            self._bad = self._bad_words()
 
-    def process(self, doc: Document) -> str | None:
-        n_sent = 0
+    def _lines(self, doc: Document, stop_early: bool) -> _Lines:
+        """The line filters; with ``stop_early``, the pass ends at the first line that drops the page."""
+        n_sent = lorem = curly = 0
         kept = []
         for line in doc["text"].splitlines():
             line = line.strip()
@@ -94,11 +119,17 @@ class C4Filter(Stage):
                 continue
             low = line.lower()
             if self.lorem and "lorem ipsum" in low:
-                return "c4_lorem_ipsum"
+                lorem = lorem or int(not curly)
+                if stop_early:
+                    break
+                continue
             if self.js and "javascript" in low:
                 continue
             if self.curly and "{" in line:
-                return "c4_curly_bracket"
+                curly = curly or int(not lorem)
+                if stop_early:
+                    break
+                continue
             if self.policy and any(p in low for p in _POLICY):
                 continue
             if self.sentence_split == "spacy":
@@ -106,12 +137,42 @@ class C4Filter(Stage):
             else:
                 n_sent += max(1, len(_SENT_END.findall(line)))
             kept.append(line)
-        if n_sent < self.min_sent:
+        return _Lines("\n".join(kept).strip(), n_sent, lorem, curly)
+
+    def _value(self, lines: _Lines, name: str) -> int:
+        if name == "c4_bad_words":
+            bad = self._bad if self.bad else self._bad_words()
+            return int(bad.search(lines.text.lower()) is not None)
+        if name == "c4_chars":
+            return len(lines.text)
+        return getattr(lines, name.removeprefix("c4_"))
+
+    def measure(self, doc: Document, name: str, bound: float | None = None) -> float:
+        return self._value(self._lines(doc, stop_early=False), name)
+
+    def process(self, doc: Document) -> str | None:
+        lines = self._lines(doc, stop_early=True)  # a page the pass stopped at is dropped by that line
+        reason = self.decision(lambda name, bound=None: self._value(lines, name))
+        if reason is None:
+            doc["text"] = lines.text
+        return reason
+
+    def annotate(self, doc: Document) -> str | None:
+        lines = self._lines(doc, stop_early=False)
+        for name in self.measures:
+            doc[name] = self._value(lines, name)
+        doc["text"] = lines.text
+        return self.decide(doc)
+
+    def decision(self, get: Getter) -> str | None:
+        if get("c4_lorem_ipsum"):
+            return "c4_lorem_ipsum"
+        if get("c4_curly_bracket"):
+            return "c4_curly_bracket"
+        if get("c4_sentences") < self.min_sent:
             return "c4_too_few_sentences"
-        text = "\n".join(kept).strip()
-        if not text:
+        if not get("c4_chars"):
             return "c4_empty"
-        if self.bad and self._bad.search(text.lower()):
+        if self.bad and get("c4_bad_words"):
             return "c4_bad_words"
-        doc["text"] = text
         return None

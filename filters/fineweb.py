@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from curate.measure import Getter, MeasuredFilter
 from curate.schema import Document
-from curate.stage import Stage, register
+from curate.stage import register
 from filters import text as T
 from filters.words import ends_sentence
 
@@ -21,8 +22,56 @@ def duplicate_line_chars(lines: list[str]) -> int:
     return sum(len(s) * (c - 1) for s, c in Counter(lines).items() if c > 1)
 
 
+def _nonblank_lines(doc: Document) -> list[str]:
+    return T.cached(doc, "_fw_nonblank_lines", lambda t: [ln for ln in t.split("\n") if ln.strip()])
+
+
+def _share(lines: list[str], hits: int) -> float:
+    return hits / len(lines) if lines else 0.0
+
+
+def _per_token(doc: Document, n_tokens: int) -> float:
+    return doc["text"].count("\n") / n_tokens if n_tokens else float("inf")
+
+
+def _fast_dup_ratio(doc: Document) -> float:
+    n_chars = len(doc["text"]) - doc["text"].count("\n")
+    return duplicate_line_chars([ln for ln in T.lines(doc) if ln.strip()]) / n_chars if n_chars else 0.0
+
+
+def _datatrove_dup_ratio(doc: Document) -> float:
+    n_chars = len(doc["text"]) - doc["text"].count("\n")
+    return duplicate_line_chars(_nonblank_lines(doc)) / n_chars if n_chars else 0.0
+
+
+# rules: fast, on every \n-line: measure name -> fn(stage, doc)
+FAST_MEASURES = {
+    "fineweb_chars": lambda st, doc: len(doc["text"]) - doc["text"].count("\n"),
+    "fineweb_line_punct_ratio": lambda st, doc: _share(
+        T.lines(doc), sum(1 for ln in T.lines(doc) if ln.endswith(_STOP_CHARS))
+    ),
+    "fineweb_short_line_ratio": lambda st, doc: _share(
+        T.lines(doc), sum(1 for ln in T.lines(doc) if len(ln) <= st.short_line_length)
+    ),
+    "fineweb_char_dup_ratio": lambda st, doc: _fast_dup_ratio(doc),
+    "fineweb_list_ratio": lambda st, doc: _per_token(doc, len(_TOKEN.findall(doc["text"]))),
+}
+# rules: datatrove, on the non-blank lines
+DATATROVE_MEASURES = {
+    "fineweb_chars": lambda st, doc: sum(map(len, _nonblank_lines(doc))),
+    "fineweb_line_punct_ratio": lambda st, doc: _share(
+        _nonblank_lines(doc), sum(map(ends_sentence, _nonblank_lines(doc)))
+    ),
+    "fineweb_short_line_ratio": lambda st, doc: _share(
+        _nonblank_lines(doc), sum(len(ln) <= st.short_line_length for ln in _nonblank_lines(doc))
+    ),
+    "fineweb_char_dup_ratio": lambda st, doc: _datatrove_dup_ratio(doc),
+    "fineweb_list_ratio": lambda st, doc: _per_token(doc, len(T.spacy_tokens(doc))),
+}
+
+
 @register("fineweb_quality")
-class FineWebQuality(Stage):
+class FineWebQuality(MeasuredFilter):
     """Drop pages whose lines look like lists, menus or repeated boilerplate.
 
     On ``\\n``-lines: the share of lines ending in ``. ' " ! ?`` must be ``> line_punct_thr`` (when
@@ -40,7 +89,17 @@ class FineWebQuality(Stage):
 
     Reasons: ``fineweb_empty``, ``fineweb_line_punct_ratio``, ``fineweb_short_line_ratio``,
     ``fineweb_char_dup_ratio``, ``fineweb_list_ratio``.
+
+    Measures (``mode: annotate``; in the rule set's counting): ``fineweb_chars`` (characters other than
+    newlines; datatrove: in the non-blank lines; 0: empty), ``fineweb_line_punct_ratio``,
+    ``fineweb_short_line_ratio`` (lines of at most ``short_line_length``), ``fineweb_char_dup_ratio``,
+    ``fineweb_list_ratio`` (newlines per token; infinite without a token). ``select`` may change every
+    parameter but ``short_line_length`` and ``rules``.
     """
+
+    measures = tuple(FAST_MEASURES)
+    decided_by = ("line_punct_thr", "line_punct_exclude_zero", "short_line_thr", "char_duplicates_ratio",
+                  "new_line_ratio")
 
     def __init__(
         self,
@@ -61,39 +120,26 @@ class FineWebQuality(Stage):
         self.short_line_length = short_line_length
         self.char_dup = char_duplicates_ratio
         self.new_line_ratio = new_line_ratio
+        self._measure = FAST_MEASURES if rules == "fast" else DATATROVE_MEASURES
 
-    def _datatrove(self, doc: Document) -> str | None:
-        text = doc["text"]
-        lines = [ln for ln in text.split("\n") if ln.strip()]
-        if not lines:
-            return "fineweb_empty"
-        if sum(map(ends_sentence, lines)) / len(lines) < self.line_punct_thr:
-            if not (self.exclude_zero and not any(map(ends_sentence, lines))):
-                return "fineweb_line_punct_ratio"
-        if sum(len(ln) <= self.short_line_length for ln in lines) / len(lines) > self.short_line_thr:
-            return "fineweb_short_line_ratio"
-        if duplicate_line_chars(lines) / len(text.replace("\n", "")) > self.char_dup:
-            return "fineweb_char_dup_ratio"
-        if text.count("\n") / len(T.spacy_tokens(doc)) > self.new_line_ratio:
-            return "fineweb_list_ratio"
-        return None
+    def measure(self, doc: Document, name: str, bound: float | None = None) -> float:
+        return self._measure[name](self, doc)
 
-    def process(self, doc: Document) -> str | None:
-        text = doc["text"]
-        if self.rules == "datatrove":
-            return self._datatrove(doc)
-        n_chars = len(text) - text.count("\n")
-        if n_chars == 0:
+    def _over(self, value: float, limit: float) -> bool:
+        """Past a maximum: datatrove's thresholds are strict, the fast rules' inclusive."""
+        return value > limit if self.rules == "datatrove" else value >= limit
+
+    def decision(self, get: Getter) -> str | None:
+        if get("fineweb_chars") == 0:
             return "fineweb_empty"
-        lines = T.lines(doc)
-        ratio = sum(1 for ln in lines if ln.endswith(_STOP_CHARS)) / len(lines)
-        if ratio <= self.line_punct_thr and not (ratio == 0 and self.exclude_zero):
+        punct = get("fineweb_line_punct_ratio")
+        low = punct < self.line_punct_thr if self.rules == "datatrove" else punct <= self.line_punct_thr
+        if low and not (self.exclude_zero and punct == 0):
             return "fineweb_line_punct_ratio"
-        if sum(1 for ln in lines if len(ln) <= self.short_line_length) / len(lines) >= self.short_line_thr:
+        if self._over(get("fineweb_short_line_ratio"), self.short_line_thr):
             return "fineweb_short_line_ratio"
-        if duplicate_line_chars([ln for ln in lines if ln.strip()]) / n_chars >= self.char_dup:
+        if self._over(get("fineweb_char_dup_ratio"), self.char_dup):
             return "fineweb_char_dup_ratio"
-        n_tokens = len(_TOKEN.findall(text))
-        if n_tokens == 0 or text.count("\n") / n_tokens > self.new_line_ratio:
+        if get("fineweb_list_ratio") > self.new_line_ratio:
             return "fineweb_list_ratio"
         return None

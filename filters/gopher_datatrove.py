@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 from curate.schema import Document
-from filters.text import spacy_tokens
+from filters.text import cached, spacy_tokens
 from filters.words import is_symbol_word
 
 _PARAS = re.compile(r"\n{2,}")
+_BULLETS = ("•", "-")
+_ELLIPSES = ("...", "…")
 _LINES = re.compile("\n+")
 
 
@@ -63,65 +67,81 @@ def greedy_dup_ngram_chars(words: list[str], n: int) -> int:
     return chars
 
 
-def repetition_reason(doc: Document, line: tuple, para: tuple, top: list, dup: list) -> str | None:
-    """datatrove's ``GopherRepetitionFilter`` order and counting; reasons as curate names them."""
-    text = doc["text"]
-    if not text:
-        return "gopher_rep_empty"
-    for name, parts, (frac, char_frac) in (
-        ("para", _PARAS.split(text.strip()), para),
-        ("line", _LINES.split(text), line),
-    ):
-        n, chars = duplicates(parts)
-        if frac is not None and n / len(parts) > frac:
-            return f"gopher_rep_dup_{name}_frac"
-        if char_frac is not None and chars / len(text) > char_frac:
-            return f"gopher_rep_dup_{name}_char_frac"
-    words = spacy_tokens(doc)
-    for n, limit in top:
-        if len(words) >= n and top_ngram_chars(words, n) / len(text) > limit:
-            return f"gopher_rep_top_{n}gram"
-    for n, limit in dup:
-        if greedy_dup_ngram_chars(words, n) / len(text) > limit:
-            return f"gopher_rep_dup_{n}gram"
-    return None
+def _segment_dups(doc: Document, kind: str) -> tuple[int, int, int]:
+    """(segments, repeated segments, their characters) of the paragraphs or lines, cached on the page."""
+    split = (lambda t: _PARAS.split(t.strip())) if kind == "para" else _LINES.split
+    return cached(doc, f"_dt_{kind}_dups", lambda t: (len(parts := split(t)), *duplicates(parts)))
 
 
-def quality_reason(stage, doc: Document) -> str | None:  # noqa: ANN001 - a GopherQuality
-    """datatrove's ``GopherQualityFilter`` order and counting, with ``stage``'s thresholds."""
-    text = doc["text"]
+def _seg_frac(doc: Document, kind: str) -> float:
+    segs, n, _ = _segment_dups(doc, kind)
+    return n / segs
+
+
+def _seg_char_frac(doc: Document, kind: str) -> float:
+    return _segment_dups(doc, kind)[2] / len(doc["text"]) if doc["text"] else 0.0
+
+
+def _per_char(doc: Document, chars: int) -> float:
+    return chars / len(doc["text"]) if doc["text"] else 0.0
+
+
+Measure = Callable[[Document, float | None], float]
+
+
+def repetition_measures(top: list[int], dup: list[int]) -> dict[str, Measure]:
+    """datatrove's ``GopherRepetitionFilter`` counting: measure name -> fn(doc, bound), for the n-gram sizes
+    ``top`` and ``dup`` (every share is over ``len(text)``; an empty page has 0 lines)."""
+    out: dict[str, Measure] = {
+        "gopher_rep_lines": lambda doc, b: len(_LINES.split(doc["text"])) if doc["text"] else 0,
+    }
+    for kind in ("line", "para"):
+        out[f"gopher_rep_dup_{kind}_frac"] = lambda doc, b, k=kind: _seg_frac(doc, k)
+        out[f"gopher_rep_dup_{kind}_char_frac"] = lambda doc, b, k=kind: _seg_char_frac(doc, k)
+    for n in top:
+        out[f"gopher_rep_top_{n}gram"] = lambda doc, b, n=n: _per_char(doc, top_ngram_chars(spacy_tokens(doc), n))
+    for n in dup:
+        out[f"gopher_rep_dup_{n}gram"] = lambda doc, b, n=n: _per_char(
+            doc, greedy_dup_ngram_chars(spacy_tokens(doc), n)
+        )
+    return out
+
+
+def _real_words(doc: Document) -> list[str]:
+    """The words that are not all punctuation, cached on the page."""
+    return cached(doc, "_dt_real_words", lambda t: [w for w in spacy_tokens(doc) if not is_symbol_word(w)])
+
+
+def _per_word(doc: Document, count: float) -> float:
     words = spacy_tokens(doc)
-    n_words = len(words)
-    real = [w for w in words if not is_symbol_word(w)]
-    n = len(real)
-    if stage.min_words is not None and n < stage.min_words:
-        return "gopher_short_doc"
-    if stage.max_words is not None and n > stage.max_words:
-        return "gopher_long_doc"
-    if n_words == 0 or n == 0:
-        return "gopher_short_doc"
-    mean = sum(map(len, real)) / n
-    if stage.min_avg_word_length is not None and mean < stage.min_avg_word_length:
-        return "gopher_short_words"
-    if stage.max_avg_word_length is not None and mean > stage.max_avg_word_length:
-        return "gopher_long_words"
-    if stage.max_symbol_word_ratio is not None:
-        if text.count("#") / n_words > stage.max_symbol_word_ratio:
-            return "gopher_symbol_ratio"
-        if (text.count("...") + text.count("…")) / n_words > stage.max_symbol_word_ratio:
-            return "gopher_symbol_ratio"
-    lines = text.splitlines()
-    if stage.max_bullet_lines_ratio is not None and lines:
-        bullets = sum(s.lstrip().startswith(("•", "-")) for s in lines)
-        if bullets / len(lines) > stage.max_bullet_lines_ratio:
-            return "gopher_bullet_lines"
-    if stage.max_ellipsis_lines_ratio is not None and lines:
-        ends = sum(s.rstrip().endswith(("...", "…")) for s in lines)
-        if ends / len(lines) > stage.max_ellipsis_lines_ratio:
-            return "gopher_ellipsis_lines"
-    if stage.min_alpha_words_ratio is not None:
-        if sum(any(c.isalpha() for c in w) for w in words) / n_words < stage.min_alpha_words_ratio:
-            return "gopher_alpha_ratio"
-    if stage.min_stop_words and len(stage.stop_word_set & set(words)) < stage.min_stop_words:
-        return "gopher_stop_words"
-    return None
+    return count / len(words) if words else 0.0
+
+
+def _mean_real_length(doc: Document) -> float:
+    real = _real_words(doc)
+    return sum(map(len, real)) / len(real) if real else 0.0
+
+
+def _symbol_ratio(doc: Document) -> float:
+    text = doc["text"]
+    return _per_word(doc, max(text.count("#"), text.count("...") + text.count("…")))
+
+
+# datatrove's ``GopherQualityFilter`` counting: measure name -> fn(stage, doc, bound); lines are
+# ``str.splitlines()``, empty ones included
+QUALITY_MEASURES: dict[str, Callable[[Any, Document, float | None], float]] = {
+    "gopher_word_count": lambda st, doc, b: len(_real_words(doc)),
+    "gopher_mean_word_length": lambda st, doc, b: _mean_real_length(doc),
+    "gopher_symbol_ratio": lambda st, doc, b: _symbol_ratio(doc),
+    "gopher_lines": lambda st, doc, b: len(_split_lines(doc)),
+    "gopher_bullet_lines": lambda st, doc, b: sum(s.lstrip().startswith(_BULLETS) for s in _split_lines(doc)),
+    "gopher_ellipsis_lines": lambda st, doc, b: sum(s.rstrip().endswith(_ELLIPSES) for s in _split_lines(doc)),
+    "gopher_alpha_words_ratio": lambda st, doc, b: _per_word(
+        doc, sum(any(c.isalpha() for c in w) for w in spacy_tokens(doc))
+    ),
+    "gopher_stop_words": lambda st, doc, b: len(st.stop_word_set & set(spacy_tokens(doc))),
+}
+
+
+def _split_lines(doc: Document) -> list[str]:
+    return cached(doc, "_dt_splitlines", str.splitlines)

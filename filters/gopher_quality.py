@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from operator import itemgetter, methodcaller
 
+from curate.measure import Getter, MeasuredFilter
 from curate.schema import Document
-from curate.stage import Stage, register
+from curate.stage import register
 from filters import gopher_datatrove
 from filters import text as T
 
@@ -21,8 +22,47 @@ _ends_ellipsis = methodcaller("endswith", _ELLIPSES)
 DEFAULT_STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 
 
+
+
+def _per_token(doc: Document, count: float) -> float:
+    toks = T.words(doc)
+    return count / len(toks) if toks else 0.0
+
+
+def _alpha_words_ratio(doc: Document, bound: float | None) -> float:
+    # tokens starting with a letter are a lower bound of those containing one: when that bound already
+    # reaches the rule's minimum, the rule keeps the page and the regex scan is not needed
+    lower = _per_token(doc, sum(map(str.isalpha, map(_first, T.words(doc)))))
+    if bound is not None and lower >= bound:
+        return lower
+    return _per_token(doc, len(_ALPHA_TOKEN.findall(doc["text"])))
+
+
+def _stop_words(stop: re.Pattern, doc: Document, bound: float | None) -> int:
+    """Stop-word tokens, counting repeats; with ``bound``, counting stops when it is reached."""
+    found = 0
+    for _ in stop.finditer(doc["text"]):
+        found += 1
+        if found == bound:
+            break
+    return found
+
+
+# DCLM's counting (rules: dclm): measure name -> fn(stage, doc, bound)
+DCLM_MEASURES = {
+    "gopher_word_count": lambda st, doc, b: T.word_count(doc),
+    "gopher_mean_word_length": lambda st, doc, b: _per_token(doc, sum(map(len, T.words(doc)))),
+    "gopher_symbol_ratio": lambda st, doc, b: _per_token(doc, sum(map(doc["text"].count, _SYMBOLS))),
+    "gopher_lines": lambda st, doc, b: len(T.stripped_lines(doc)),
+    "gopher_bullet_lines": lambda st, doc, b: sum(map(_starts_bullet, T.stripped_lines(doc))),
+    "gopher_ellipsis_lines": lambda st, doc, b: sum(map(_ends_ellipsis, T.stripped_lines(doc))),
+    "gopher_alpha_words_ratio": lambda st, doc, b: _alpha_words_ratio(doc, b),
+    "gopher_stop_words": lambda st, doc, b: _stop_words(st._stop, doc, b),
+}
+
+
 @register("gopher_quality")
-class GopherQuality(Stage):
+class GopherQuality(MeasuredFilter):
     """Drop pages that fail Gopher's quality rules, checked in DCLM's order. Writes ``word_count``.
 
     Counting follows DCLM's code: page length counts whitespace tokens starting with an alphanumeric
@@ -45,9 +85,21 @@ class GopherQuality(Stage):
     Reasons: ``gopher_short_doc``, ``gopher_long_doc``, ``gopher_short_words``, ``gopher_long_words``,
     ``gopher_symbol_ratio``, ``gopher_bullet_lines``, ``gopher_ellipsis_lines``, ``gopher_alpha_ratio``,
     ``gopher_stop_words``.
+
+    Measures (``mode: annotate``; each rule's number, in the rule set's counting): ``gopher_word_count``,
+    ``gopher_mean_word_length`` (0 for a page without a word: it is short), ``gopher_symbol_ratio``
+    (datatrove: the larger of the ``#`` and ellipsis ratios), ``gopher_lines``, ``gopher_bullet_lines``,
+    ``gopher_ellipsis_lines`` (counts: the ratios are count / lines, compared as each reference does),
+    ``gopher_alpha_words_ratio``, ``gopher_stop_words``. ``select`` may change every parameter but
+    ``stop_words`` and ``rules``.
     """
 
     columns = ("word_count",)
+    measures = tuple(DCLM_MEASURES)
+    decided_by = (
+        "min_words", "max_words", "min_avg_word_length", "max_avg_word_length", "max_symbol_word_ratio",
+        "max_bullet_lines_ratio", "max_ellipsis_lines_ratio", "min_alpha_words_ratio", "min_stop_words",
+    )
 
     def __init__(
         self,
@@ -78,53 +130,58 @@ class GopherQuality(Stage):
         self.min_alpha_words_ratio = min_alpha_words_ratio
         self.min_stop_words = min_stop_words
         self.rules = rules
+        self._measure = DCLM_MEASURES if rules == "dclm" else gopher_datatrove.QUALITY_MEASURES
         self.stop_word_set = frozenset(stop_words)
         alt = "|".join(sorted(map(re.escape, {w.lower() for w in stop_words})))
         self._stop = re.compile(rf"(?<!\S)(?:{alt})(?!\S)", re.IGNORECASE)
 
+    def measure(self, doc: Document, name: str, bound: float | None = None) -> float:
+        return self._measure[name](self, doc, bound)
+
     def process(self, doc: Document) -> str | None:
-        text = doc["text"]
-        if self.rules == "datatrove":
-            return gopher_datatrove.quality_reason(self, doc)
-        n = T.word_count(doc)
-        doc["word_count"] = n
+        if self.rules == "dclm":
+            doc["word_count"] = T.word_count(doc)
+        return super().process(doc)
+
+    def annotate(self, doc: Document) -> str | None:
+        if self.rules == "dclm":
+            doc["word_count"] = T.word_count(doc)
+        return super().annotate(doc)
+
+    def _over(self, count: int, lines: int, ratio: float) -> bool:
+        """count / lines > ratio, as each reference compares it (DCLM: count > ratio * lines)."""
+        if self.rules == "dclm":
+            return count > ratio * lines
+        return lines > 0 and count / lines > ratio
+
+    def decision(self, get: Getter) -> str | None:
+        n = get("gopher_word_count")
         if self.min_words is not None and n < self.min_words:
             return "gopher_short_doc"
         if self.max_words is not None and n > self.max_words:
             return "gopher_long_doc"
-        toks = T.words(doc)
-        ntok = len(toks)
-        if ntok == 0:
+        mean = get("gopher_mean_word_length")
+        if mean == 0:  # not a single word
             return "gopher_short_doc"
-        if self.min_avg_word_length is not None or self.max_avg_word_length is not None:
-            mean = sum(map(len, toks)) / ntok
-            if self.min_avg_word_length is not None and mean < self.min_avg_word_length:
-                return "gopher_short_words"
-            if self.max_avg_word_length is not None and mean > self.max_avg_word_length:
-                return "gopher_long_words"
+        if self.min_avg_word_length is not None and mean < self.min_avg_word_length:
+            return "gopher_short_words"
+        if self.max_avg_word_length is not None and mean > self.max_avg_word_length:
+            return "gopher_long_words"
         if self.max_symbol_word_ratio is not None:
-            if sum(text.count(s) for s in _SYMBOLS) / ntok > self.max_symbol_word_ratio:
+            if get("gopher_symbol_ratio") > self.max_symbol_word_ratio:
                 return "gopher_symbol_ratio"
         if self.max_bullet_lines_ratio is not None or self.max_ellipsis_lines_ratio is not None:
-            lines = T.stripped_lines(doc)
+            lines = get("gopher_lines")
             if self.max_bullet_lines_ratio is not None:
-                if sum(map(_starts_bullet, lines)) > self.max_bullet_lines_ratio * len(lines):
+                if self._over(get("gopher_bullet_lines"), lines, self.max_bullet_lines_ratio):
                     return "gopher_bullet_lines"
             if self.max_ellipsis_lines_ratio is not None:
-                if sum(map(_ends_ellipsis, lines)) > self.max_ellipsis_lines_ratio * len(lines):
+                if self._over(get("gopher_ellipsis_lines"), lines, self.max_ellipsis_lines_ratio):
                     return "gopher_ellipsis_lines"
         if self.min_alpha_words_ratio is not None:
-            # tokens starting with a letter are a lower bound of those containing one: the regex scan is
-            # only needed when that bound alone misses the threshold
-            if sum(map(str.isalpha, map(_first, toks))) / ntok < self.min_alpha_words_ratio:
-                if len(_ALPHA_TOKEN.findall(text)) / ntok < self.min_alpha_words_ratio:
-                    return "gopher_alpha_ratio"
+            if get("gopher_alpha_words_ratio", self.min_alpha_words_ratio) < self.min_alpha_words_ratio:
+                return "gopher_alpha_ratio"
         if self.min_stop_words:
-            found = 0
-            for _ in self._stop.finditer(text):
-                found += 1
-                if found >= self.min_stop_words:
-                    break
-            else:
+            if get("gopher_stop_words", self.min_stop_words) < self.min_stop_words:
                 return "gopher_stop_words"
         return None

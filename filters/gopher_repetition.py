@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
+from curate.measure import Getter, MeasuredFilter
 from curate.schema import Document
-from curate.stage import Stage, register
+from curate.stage import register
 from filters import gopher_datatrove
 from filters import text as T
 
@@ -76,8 +78,84 @@ def dup_ngram_char_share(h: np.ndarray, lens: np.ndarray, n: int, total: int) ->
     return float(lens[covered].sum()) / total
 
 
+class _Ngrams:
+    """A page's repetition words as arrays, and what its n-gram measures learned so far (for their bounds):
+    the exact count of the most frequent n-gram, and the repeated n-gram share or an upper bound of it."""
+
+    def __init__(self, ws: list[str]) -> None:
+        self.h = T.word_hashes(ws)
+        self.lens = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws))
+        self.cum = np.concatenate(([0], np.cumsum(self.lens)))
+        self.total = int(self.cum[-1])
+        self.top_count: dict[int, int] = {}
+        self.dup_share: dict[int, float] = {}
+
+
+def _ngrams(doc: Document) -> _Ngrams | None:
+    """The page's :class:`_Ngrams`, cached on it; None with fewer than 2 words (every n-gram share is 0)."""
+    ws = T.rep_words(doc)
+    return T.cached(doc, "_rep_ngrams", lambda t: _Ngrams(ws)) if len(ws) >= 2 else None
+
+
+def top_share(doc: Document, n: int, bound: float | None = None) -> float:
+    """:func:`top_ngram_char_share` of the page. With ``bound``: the count of a shorter top n-gram bounds this
+    one's (each occurrence of an n-gram starts one of its prefix), so ``count × the longest n-gram`` is an
+    upper bound of the share; when it is ``<= bound`` it is returned without sorting."""
+    g = _ngrams(doc)
+    if g is None:
+        return 0.0
+    if bound is not None and len(g.h) >= n:
+        shorter = [c for m, c in g.top_count.items() if m < n]
+        if shorter:
+            upper = min(shorter) * float((g.cum[n:] - g.cum[:-n]).max()) / g.total
+            if upper <= bound:
+                return upper
+    g.top_count[n], share = _top_ngram(g.h, g.cum, n, g.total)
+    return share
+
+
+def dup_share(doc: Document, n: int, bound: float | None = None) -> float:
+    """:func:`dup_ngram_char_share` of the page. A repeated (n+1)-gram implies repeated n-grams over the
+    same words, so the share only falls as n grows: with ``bound``, a shorter n-gram's share (or its bound)
+    that is ``<= bound`` is returned without counting."""
+    g = _ngrams(doc)
+    if g is None:
+        return 0.0
+    if bound is not None:
+        upper = min((s for m, s in g.dup_share.items() if m < n), default=None)
+        if upper is not None and upper <= bound:
+            g.dup_share[n] = upper
+            return upper
+    g.dup_share[n] = share = dup_ngram_char_share(g.h, g.lens, n, g.total)
+    return share
+
+
+def _shares(doc: Document, kind: str) -> tuple[float, float]:
+    """:func:`segment_repetition` of the page's lines or paragraphs (0 for a single one), cached."""
+    def compute(text: str) -> tuple[float, float]:
+        segs = T.stripped_lines(doc) if kind == "line" else _segments(text, True)
+        return segment_repetition(segs) if len(segs) > 1 else (0.0, 0.0)
+
+    return T.cached(doc, f"_rep_{kind}_shares", compute)
+
+
+def dclm_measures(top: list[int], dup: list[int]) -> dict[str, Callable[[Document, float | None], float]]:
+    """DCLM's counting: measure name -> fn(doc, bound), for the n-gram sizes ``top`` and ``dup``."""
+    out: dict[str, Callable[[Document, float | None], float]] = {
+        "gopher_rep_lines": lambda doc, b: len(T.stripped_lines(doc)),
+    }
+    for kind in ("line", "para"):
+        out[f"gopher_rep_dup_{kind}_frac"] = lambda doc, b, k=kind: _shares(doc, k)[0]
+        out[f"gopher_rep_dup_{kind}_char_frac"] = lambda doc, b, k=kind: _shares(doc, k)[1]
+    for n in top:
+        out[f"gopher_rep_top_{n}gram"] = lambda doc, b, n=n: top_share(doc, n, b)
+    for n in dup:
+        out[f"gopher_rep_dup_{n}gram"] = lambda doc, b, n=n: dup_share(doc, n, b)
+    return out
+
+
 @register("gopher_repetition")
-class GopherRepetition(Stage):
+class GopherRepetition(MeasuredFilter):
     """Drop pages with too much repeated content, checked in DCLM's ``massive_web_repetition_filters`` order.
 
     Lines split on ``\\n`` and paragraphs on ``\\n\\n``, stripped, empty ones dropped; a page with a single
@@ -91,12 +169,25 @@ class GopherRepetition(Stage):
     dup_para_char_frac 0.2, top_ngrams {2: 0.2, 3: 0.18, 4: 0.16},
     dup_ngrams {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}, skip_paragraph false,
     rules ``dclm`` (the counting above; words as uniseg splits them) or ``datatrove`` (FineWeb's counting,
-    spaCy words: see :mod:`filters.gopher_datatrove`).
+    spaCy words: see :mod:`filters.gopher_datatrove`). N-gram sizes are 1 to 20.
 
     Reasons: ``gopher_rep_empty``, ``gopher_rep_dup_line_frac``, ``gopher_rep_dup_para_frac``,
     ``gopher_rep_dup_line_char_frac``, ``gopher_rep_dup_para_char_frac``, ``gopher_rep_top_{n}gram``,
     ``gopher_rep_dup_{n}gram``.
+
+    A page without a non-blank line (datatrove: an empty page) is ``gopher_rep_empty``.
+
+    Measures (``mode: annotate``; in the rule set's counting): ``gopher_rep_lines`` (0: an empty page),
+    ``gopher_rep_dup_line_frac``, ``gopher_rep_dup_para_frac``, ``gopher_rep_dup_line_char_frac``,
+    ``gopher_rep_dup_para_char_frac``, ``gopher_rep_top_{n}gram`` and ``gopher_rep_dup_{n}gram`` (each share
+    its rule compares; n: the configured sizes and the defaults). ``select`` may change every parameter
+    but ``rules``, and the n-gram sizes only to measured ones.
     """
+
+    decided_by = (
+        "dup_line_frac", "dup_para_frac", "dup_line_char_frac", "dup_para_char_frac", "top_ngrams",
+        "dup_ngrams", "skip_paragraph",
+    )
 
     def __init__(
         self,
@@ -117,53 +208,40 @@ class GopherRepetition(Stage):
         top = {2: 0.2, 3: 0.18, 4: 0.16} if top_ngrams is None else top_ngrams
         dup = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10} if dup_ngrams is None else dup_ngrams
         for n in [*top, *dup]:
-            if int(n) < 1:
-                raise ValueError("n-gram sizes must be >= 1")
+            if not 1 <= int(n) <= 20:
+                raise ValueError("n-gram sizes must be 1 to 20")
         self.top = sorted((int(n), float(f)) for n, f in top.items())
         self.dup = sorted((int(n), float(f)) for n, f in dup.items())
+        (line_frac, line_chars), (para_frac, para_chars) = self.line, self.para
+        segments = {
+            "line_frac": ("gopher_rep_dup_line_frac", line_frac),
+            "para_frac": ("gopher_rep_dup_para_frac", para_frac),
+            "line_char_frac": ("gopher_rep_dup_line_char_frac", line_chars),
+            "para_char_frac": ("gopher_rep_dup_para_char_frac", para_chars),
+        }
+        # DCLM: line count, paragraph count, line chars, paragraph chars; datatrove: paragraphs, then lines
+        order = ("line_frac", "para_frac", "line_char_frac", "para_char_frac") if rules == "dclm" else (
+            "para_frac", "para_char_frac", "line_frac", "line_char_frac")
+        self._segment_rules = [segments[k] for k in order if segments[k][1] is not None]
+        top_n = sorted({2, 3, 4} | {n for n, _ in self.top})
+        dup_n = sorted({5, 6, 7, 8, 9, 10} | {n for n, _ in self.dup})
+        make = dclm_measures if rules == "dclm" else gopher_datatrove.repetition_measures
+        self._measure = make(top_n, dup_n)
+        self.measures = tuple(self._measure)
 
-    def process(self, doc: Document) -> str | None:
-        text = doc["text"]
-        if self.rules == "datatrove":
-            return gopher_datatrove.repetition_reason(doc, self.line, self.para, self.top, self.dup)
-        if not text:
+    def measure(self, doc: Document, name: str, bound: float | None = None) -> float:
+        return self._measure[name](doc, bound)
+
+    def decision(self, get: Getter) -> str | None:
+        if get("gopher_rep_lines") == 0:
             return "gopher_rep_empty"
-        shares = {}
-        for name, (frac, char_frac) in (("line", self.line), ("para", self.para)):
-            if frac is None and char_frac is None:
-                continue
-            segs = T.stripped_lines(doc) if name == "line" else _segments(text, True)
-            if not segs:
-                return "gopher_rep_empty"
-            shares[name] = segment_repetition(segs) if len(segs) > 1 else (0.0, 0.0)
-        # DCLM order: line count, paragraph count, line chars, paragraph chars
-        for i, suffix in ((0, "frac"), (1, "char_frac")):
-            for name, limits in (("line", self.line), ("para", self.para)):
-                if limits[i] is not None and name in shares and shares[name][i] > limits[i]:
-                    return f"gopher_rep_dup_{name}_{suffix}"
-        ws = T.rep_words(doc)
-        if len(ws) < 2:
-            return None
-        h = T.word_hashes(ws)
-        lens = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws))
-        cum = np.concatenate(([0], np.cumsum(lens)))
-        total = int(cum[-1])
-        top = 0  # count of the most frequent shorter n-gram: a bound on this one's (each occurrence of
-        prev = 0  # an n-gram starts one of its prefix), so a cheap bound often clears the check unsorted
+        for name, limit in self._segment_rules:
+            if get(name) > limit:
+                return name  # the reason is the measure's name
         for n, limit in self.top:
-            if top and n > prev and len(h) >= n:
-                if top * float((cum[n:] - cum[:-n]).max()) / total <= limit:
-                    continue
-            top, share = _top_ngram(h, cum, n, total)
-            prev = n
-            if share > limit:
+            if get(f"gopher_rep_top_{n}gram", limit) > limit:
                 return f"gopher_rep_top_{n}gram"
-        for i, (n, limit) in enumerate(self.dup):
-            share = dup_ngram_char_share(h, lens, n, total)
-            if share > limit:
+        for n, limit in self.dup:
+            if get(f"gopher_rep_dup_{n}gram", limit) > limit:
                 return f"gopher_rep_dup_{n}gram"
-            # a repeated (n+1)-gram implies repeated n-grams over the same words, so the share only falls
-            # as n grows: once it is under every remaining threshold, no later check can fail
-            if all(share <= lim for _, lim in self.dup[i + 1 :]):
-                break
         return None

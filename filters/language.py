@@ -67,9 +67,14 @@ class LanguageFilter(Stage):
         newlines: ``space`` or ``delete`` (see above).
 
     Reasons: ``lang_no_text`` (empty or punctuation only), ``lang_not_allowed``, ``lang_low_score``.
+
+    ``select`` re-decides ``languages`` and ``threshold`` from the stored ``language`` and
+    ``language_score``; ``model`` and ``newlines`` change the scores (run the recipe again).
     """
 
     columns = ("language", "language_score")
+    #: The parameters :meth:`decide` reads (see :mod:`curate.measure`).
+    decided_by = ("languages", "threshold")
 
     def __init__(
         self,

@@ -27,7 +27,8 @@ _SPLITS_DIFFER = re.compile(r"[\x00\x1c-\x1f]")
 _first = itemgetter(0)
 
 
-def _cached(doc: Document, key: str, fn: Callable[[str], Any]) -> Any:
+def cached(doc: Document, key: str, fn: Callable[[str], Any]) -> Any:
+    """``fn(text)``, cached on ``doc`` under the transient ``key`` while ``doc["text"]`` is the same object."""
     text = doc["text"]
     hit = doc.get(key)
     if hit is not None and hit[0] is text:
@@ -39,28 +40,28 @@ def _cached(doc: Document, key: str, fn: Callable[[str], Any]) -> Any:
 
 def words(doc: Document) -> list[str]:
     """Whitespace tokens of the page (``text.split()``), cached on the document."""
-    return _cached(doc, "_words", str.split)
+    return cached(doc, "_words", str.split)
 
 
 def lines(doc: Document) -> list[str]:
     """``text.split("\\n")`` (empty lines included), cached on the document."""
-    return _cached(doc, "_lines", lambda t: t.split("\n"))
+    return cached(doc, "_lines", lambda t: t.split("\n"))
 
 
 def stripped_lines(doc: Document) -> list[str]:
     """Non-empty stripped lines, as DCLM's ``split_paragraphs(text, "\\n")``, cached on the document."""
-    return _cached(doc, "_slines", lambda t: [s for p in t.split("\n") if (s := p.strip())])
+    return cached(doc, "_slines", lambda t: [s for p in t.split("\n") if (s := p.strip())])
 
 
 def rep_words(doc: Document) -> list[str]:
     """DCLM's repetition words (UAX #29 segments starting with a letter or digit, as uniseg splits them;
     see :func:`filters.words.uax29_words`), cached on the document, from the cached whitespace split."""
-    return _cached(doc, "_rep_words", lambda t: uax29_words(t, words(doc)))
+    return cached(doc, "_rep_words", lambda t: uax29_words(t, words(doc)))
 
 
 def spacy_tokens(doc: Document) -> list[str]:
     """datatrove's words of the page (:func:`filters.words.spacy_words`), cached on the document."""
-    return _cached(doc, "_spacy_words", spacy_words)
+    return cached(doc, "_spacy_words", spacy_words)
 
 
 def count_words(text: str) -> int:

@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 import numpy as np
 import xxhash
 
+from curate.measure import Getter, MeasuredFilter
 from curate.schema import Document
-from curate.stage import Stage, register, worker_cache
+from curate.stage import register, worker_cache
 
 _xxh = xxhash.xxh3_64_intdigest
 DEFAULT = "default"  # the lists shipped in filters/data (see filters/data/README.md)
@@ -121,7 +122,7 @@ def normalize_host(url: str) -> tuple[str, str]:
 
 
 @register("url_filter")
-class UrlFilter(Stage):
+class UrlFilter(MeasuredFilter):
     """Drop documents by URL, as RefinedWeb and DCLM do. Documents without a URL are kept.
 
     Order: allow-list (keeps, beats every block-list) → exact domain (``www.`` ignored; parent domains too
@@ -142,9 +143,16 @@ class UrlFilter(Stage):
 
     Reasons: ``url_blocklisted_domain``, ``url_blocklisted_url``, ``url_strict_word``, ``url_hard_word``,
     ``url_soft_words``.
+
+    Measures (``mode: annotate``; all 0 without a URL): ``url_allowed``, ``url_blocklisted_domain``,
+    ``url_blocklisted_url``, ``url_strict_word``, ``url_hard_word`` (1: a hit), ``url_soft_words`` (distinct
+    soft words). ``select`` may change ``soft_min_hits``; the lists and matching rules decide the hits.
     """
 
     needs_text = False
+    measures = ("url_allowed", "url_blocklisted_domain", "url_blocklisted_url", "url_strict_word",
+                "url_hard_word", "url_soft_words")
+    decided_by = ("soft_min_hits",)
 
     def __init__(
         self,
@@ -189,6 +197,8 @@ class UrlFilter(Stage):
             alt = "|".join(map(re.escape, ws))
             # strict: plain substring; hard/soft: between word boundaries, as retrie's match_substrings=False
             self._re[kind] = re.compile(alt if kind == "strict" else rf"\b(?:{alt})\b")
+        self._measure = dict(zip(self.measures, (self._allowed, self._blocked_domain, self._blocked_url,
+                                                 self._strict, self._hard, self._soft)))
 
     def _domain_candidates(self, host: str) -> list[str]:
         if not self.match_parent:
@@ -196,28 +206,48 @@ class UrlFilter(Stage):
         labels = host.split(".")
         return [".".join(labels[i:]) for i in range(len(labels) - 1)] or [host]
 
-    def process(self, doc: Document) -> str | None:
-        url = doc.get("url")
-        if not url:
-            return None
+    def _parts(self, url: str) -> tuple[str, str, list[str]]:
+        """(the URL lower-cased, ``host/path`` for the URL lists, the hosts looked up in the domain lists)."""
         host, rest = normalize_host(url)
         if self.host == "dclm_netloc":
             host = dclm_netloc(url)
-        cands = self._domain_candidates(host)
-        if self._allow and any(c in self._allow for c in cands):
+        return url.lower(), rest, self._domain_candidates(host)
+
+    def _allowed(self, low: str, rest: str, hosts: list[str]) -> int:
+        return int(bool(self._allow) and any(c in self._allow for c in hosts))
+
+    def _blocked_domain(self, low: str, rest: str, hosts: list[str]) -> int:
+        return int(any(c in self._domains for c in hosts))
+
+    def _blocked_url(self, low: str, rest: str, hosts: list[str]) -> int:
+        return int(rest in self._urls)
+
+    def _strict(self, low: str, rest: str, hosts: list[str]) -> int:
+        strict = self._re["strict"]  # a substring of the URL without "-" and "."
+        return int(strict is not None and strict.search(low.replace("-", "").replace(".", "")) is not None)
+
+    def _hard(self, low: str, rest: str, hosts: list[str]) -> int:
+        return int(self._re["hard"] is not None and self._re["hard"].search(low) is not None)
+
+    def _soft(self, low: str, rest: str, hosts: list[str]) -> int:
+        return len(set(self._re["soft"].findall(low))) if self._re["soft"] is not None else 0  # distinct
+
+    def measurer(self, doc: Document) -> Getter:
+        url = doc.get("url")
+        if not url:
+            return lambda name, bound=None: 0
+        parts, fns = self._parts(url), self._measure  # split the URL once for all the measures
+        return lambda name, bound=None: fns[name](*parts)
+
+    def measure(self, doc: Document, name: str, bound: float | None = None) -> float:
+        return self.measurer(doc)(name)
+
+    def decision(self, get: Getter) -> str | None:
+        if self.allow and get("url_allowed"):  # without an allow-list no URL is allowed
             return None
-        if any(c in self._domains for c in cands):
-            return "url_blocklisted_domain"
-        if rest in self._urls:
-            return "url_blocklisted_url"
-        low = url.lower()
-        strict, hard, soft = self._re["strict"], self._re["hard"], self._re["soft"]
-        if strict is not None and strict.search(low.replace("-", "").replace(".", "")):
-            return "url_strict_word"
-        if hard is not None and hard.search(low):
-            return "url_hard_word"
-        if soft is not None and len(set(soft.findall(low))) >= self.soft_min_hits:
+        for rule in ("url_blocklisted_domain", "url_blocklisted_url", "url_strict_word", "url_hard_word"):
+            if get(rule):
+                return rule  # the reason is the measure's name
+        if get("url_soft_words") >= self.soft_min_hits:
             return "url_soft_words"
         return None
-
-

@@ -61,7 +61,9 @@ def test_annotated_run_keeps_everything_and_records_reasons(annotated):
 
 
 @pytest.mark.parametrize("sets", [[], ["language.threshold=0.8"],
-                                  ["length_filter.min_words=100", "quality.keep_top_fraction=0.3"]])
+                                  ["length_filter.min_words=100", "quality.keep_top_fraction=0.3"],
+                                  ["gopher_repetition.dup_line_frac=0.1", "gopher_repetition.top_ngrams={2: 0.08}",
+                                   "url_filter.soft_min_hits=1"]])
 def test_select_equals_a_full_run(annotated, tmp_path, sets):
     recipe, out = annotated
     sel = select(str(out), str(recipe), str(tmp_path / "sel"), overrides=sets, executor="local", progress=False)
@@ -78,8 +80,32 @@ def test_select_equals_a_full_run(annotated, tmp_path, sets):
 
 def test_select_refuses_what_it_cannot_re_decide(annotated, tmp_path):
     recipe, out = annotated
-    with pytest.raises(RecipeError, match="gopher_repetition cannot re-decide"):
-        select(str(out), str(recipe), str(tmp_path / "x"), overrides=["gopher_repetition.dup_line_frac=0.5"],
+    with pytest.raises(RecipeError, match="refinedweb_preclean cannot re-decide"):
+        select(str(out), str(recipe), str(tmp_path / "x"), overrides=["refinedweb_preclean.remove_urls=false"],
+               executor="local", progress=False)
+    # a parameter its decide() does not read changes what was measured: refused, the key named
+    for key in ("gopher_repetition.rules=datatrove", "language.newlines=delete"):
+        with pytest.raises(RecipeError, match=key.split("=")[0].replace(".", r"\.") + " changed"):
+            select(str(out), str(recipe), str(tmp_path / "x"), overrides=[key], executor="local", progress=False)
+    with pytest.raises(RecipeError, match="gopher_rep_dup_11gram, which the annotated run did not measure"):
+        select(str(out), str(recipe), str(tmp_path / "x"), overrides=["gopher_repetition.dup_ngrams={11: 0.1}"],
                executor="local", progress=False)
     with pytest.raises(RecipeError, match="differ from the annotated run"):
         select(str(out), "quickstart", str(tmp_path / "y"), executor="local", progress=False)
+
+
+def test_select_command_runs_small_runs_in_process(annotated, tmp_path, capsys):
+    """`curate select` (executor auto) re-decides a small run in this process: no Ray start-up for a few MB."""
+    from curate.cli import main, select_executor
+
+    recipe, out = annotated
+    assert select_executor("auto", str(out), None) == "local"
+    assert select_executor("auto", str(out), "auto") == "ray"  # a cluster was asked for
+    assert select_executor("ray", str(out), None) == "ray"
+    assert main(["select", str(out), "--recipe", str(recipe), "--set", "language.threshold=0.8",
+                 "--output", str(tmp_path / "sel"), "-q"]) == 0
+    assert "in-process" in (tmp_path / "sel" / "run.yaml").read_text()
+    py = select(str(out), str(recipe), str(tmp_path / "py"), overrides=["language.threshold=0.8"],
+                executor="local", progress=False)
+    assert py.ok and ids(tmp_path / "sel") == ids(tmp_path / "py")
+    assert 0 < len(ids(tmp_path / "sel")) < len(ids(out))
