@@ -20,10 +20,10 @@ exactly a full run's. The result is an ordinary run directory: ``data/``, ``reje
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from curate.errors import RecipeError
-from curate.measure import MeasuredFilter
 from curate.schema import Document
 from curate.stage import BaseStage, GlobalStage, Stage, build_stage, ensure_setup, get_stage_class, register
 
@@ -38,6 +38,20 @@ TEXT_MODIFIERS = frozenset(
 
 def reason_column(stage_name: str) -> str:
     return f"{stage_name.replace('#', '_')}{SEP}reason"
+
+
+def stored_key(text: str, salt: str) -> str:
+    """A 64-bit fingerprint of ``text`` and of what a stored per-document measure of it depends on (``salt``:
+    a model's identity, the parameters that shape the measure).
+
+    A global stage that annotates stores it beside its per-document measure (``quality__key`` beside
+    ``quality_score``); when the same documents come back (``curate select``), the stage reuses the stored
+    measure only where the key still matches: the text unchanged (a global text modifier before it, run for
+    real in select, may have changed it) and the same model and parameters. Elsewhere it measures again.
+    """
+    h = hashlib.blake2b(salt.encode(), digest_size=8)
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
 
 
 def can_decide(cls: type[BaseStage]) -> bool:
@@ -86,9 +100,10 @@ class Annotate(Stage):
         self.inner.start_shard()
 
     def process_batch(self, docs: list[Document]) -> list[str | None]:
-        # a measured filter computes every measure, exact (in filter mode it stops at the first failing rule)
-        measured = isinstance(self.inner, MeasuredFilter)
-        reasons = self.inner.annotate_batch(docs) if measured else self.inner.process_batch(docs)
+        # a measured filter computes every measure, exact (in filter mode it stops at the first failing rule);
+        # a global stage with an annotate_batch stores its per-document measure and its stored_key
+        run = getattr(self.inner, "annotate_batch", None) or self.inner.process_batch
+        reasons = run(docs)
         for d, r in zip(docs, reasons):
             d[self.reason_col] = r
         return [None] * len(docs)
@@ -107,8 +122,8 @@ class Decide(Stage):
     def name(self) -> str:  # type: ignore[override]
         return self.stage
 
-    def setup(self) -> None:
-        ensure_setup(self._inner)
+    # No setup: ``decide`` reads stored columns and constructor parameters only, so the models and lists a
+    # filter loads to measure (lid.176, the URL block lists) are not loaded again to re-decide.
 
     def process(self, doc: Document) -> str | None:
         return self._inner.decide(doc)  # type: ignore[attr-defined]

@@ -153,23 +153,35 @@ def _write_run_yaml(run: RunDir, recipe: Recipe, shards: list[Shard], fp: str, i
     run.write_bytes("run.yaml", yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode())
 
 
-def _input_fields(shards: list[Shard], storage_options: dict[str, Any]) -> list[Any]:
-    """Columns of the Parquet inputs (metadata only), so that every data file carries them."""
+def _input_fields(shards: list[Shard], storage_options: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """Columns of the Parquet inputs (metadata only), so that every data file carries them; and apart, an
+    annotated run's ``<stage>__<what>`` columns (select re-decides from them; data/ never carries them)."""
     import fsspec
     import pyarrow.parquet as pq
 
     fields: dict[str, Any] = {}
+    annotations: dict[str, Any] = {}
     for s in shards:
         if s.kind != "parquet":
             continue
         try:
             with fsspec.open(s.path, "rb", **storage_options) as f:
                 for fld in pq.ParquetFile(f).schema_arrow:
-                    if SEP not in fld.name:  # an annotated run's decision columns: select re-decides them
-                        fields.setdefault(fld.name, fld)
+                    (annotations if SEP in fld.name else fields).setdefault(fld.name, fld)
         except (OSError, ValueError):
             continue  # unreadable now: its shard fails and says why
-    return list(fields.values())
+    return list(fields.values()), list(annotations.values())
+
+
+def _intermediate_schema(schema: Any, plan: Plan, annotations: list[Any]) -> Any:
+    """The schema of the files between map passes: the run's, plus the stored measures of an annotated
+    input that a stage of a later pass reads back (``quality__key``, in select), so they reach it."""
+    import pyarrow as pa
+
+    later = [st for mp in plan.map_passes[1:] for st in (*mp.stages, mp.collects) if st is not None]
+    wanted = {m for st in later for m in getattr(getattr(st, "owner", st), "measures", ())}
+    carried = [f for f in annotations if f.name in wanted]
+    return pa.schema([*schema, *carried]) if carried else schema
 
 
 def make_executor(kind: Any, ray_address: str | None, num_cpus: int | None) -> Any:
@@ -230,11 +242,9 @@ def run(
     rundir = RunDir(output, storage_options)
     _check_output(rundir, shards)
     declared = [c for s in plan.stages for c in s.columns]
-    schema = run_schema(
-        declared,
-        _input_fields(shards, storage_options),
-        with_extra=any(s.kind in ("jsonl", "memory") for s in shards),
-    )
+    input_fields, annotations = _input_fields(shards, storage_options)
+    schema = run_schema(declared, input_fields, with_extra=any(s.kind in ("jsonl", "memory") for s in shards))
+    schemas = (schema, _intermediate_schema(schema, plan, annotations))
     with RunLock(rundir):
         fp = _prepare_run_dir(rundir, recipe, shards, limit, overwrite)
         started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -244,7 +254,8 @@ def run(
         _prepare_stages(rundir, plan, result, progress)
         for p in plan.passes:
             if isinstance(p, MapPass):
-                _map_pass(ex, rundir, recipe, p, plan, shards, schema, limit, documents, result, progress)
+                _map_pass(ex, rundir, recipe, p, plan, shards, schemas[not p.last], limit, documents, result,
+                          progress)
                 if result.failed:
                     break  # a global stage needs every shard: report, and let a rerun finish the failed ones
                 continue

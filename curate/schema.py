@@ -73,6 +73,9 @@ STAGE_FIELDS: list[pa.Field] = [
     pa.field("gopher_rep_lines", pa.int32()),
     *[pa.field(f"gopher_rep_dup_{k}_{m}", pa.float64()) for k in ("line", "para") for m in ("frac", "char_frac")],
     *[pa.field(f"gopher_rep_{k}_{n}gram", pa.float64()) for k in ("top", "dup") for n in range(1, 21)],
+    # per-document measures a global stage stores in mode: annotate for select to read back (stored_key)
+    pa.field("paragraph_dedup__ngrams", pa.large_binary()),
+    pa.field("paragraph_dedup__para_ngrams", pa.large_binary()),
     pa.field("fineweb_chars", pa.int64()),
     *[pa.field(f"fineweb_{m}_ratio", pa.float64()) for m in ("line_punct", "short_line", "char_dup", "list")],
     *[pa.field(f"c4_{m}", pa.int32()) for m in ("lorem_ipsum", "curly_bracket", "sentences", "bad_words")],

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from curate.annotate import stored_key
 from curate.quality.model import load_model, predict_positive, resolve_model_path, resolve_positive_label
 from curate.rundir import StageDir
 from curate.schema import Document
@@ -42,10 +43,14 @@ class Quality(GlobalStage):
             quantile; ties at the cut are all kept) (``quality_below_percentile``). DCLM: 0.1.
         batch_size: documents per fastText call.
 
-    Writes ``quality_score`` (float32, P(positive)) on every document, dropped ones included.
+    Writes ``quality_score`` (float32, P(positive)) on every document, dropped ones included. In
+    ``mode: annotate`` it also writes ``quality__key`` (:func:`curate.annotate.stored_key` of the text and the
+    model), and a document that carries a matching key is not scored again: ``curate select`` re-scores only
+    the documents whose text changed after annotation (a paragraph dedup before it removed some paragraphs).
     """
 
     columns = ("quality_score",)
+    measures = ("quality__key",)
 
     def __init__(
         self,
@@ -74,8 +79,11 @@ class Quality(GlobalStage):
         self.keep_top_fraction = keep_top_fraction
         self.batch_size = batch_size
         self._cuts: dict[str, float] = {}  # workdir → threshold, read once per worker
+        st = os.stat(self.model)
+        self._salt = f"quality|{self.model}|{st.st_size}|{st.st_mtime_ns}|{positive_label}"
 
-    def setup(self) -> None:
+    def _load(self) -> None:
+        # On first use, not in setup: a select whose documents all carry their stored score loads no model.
         path = str(self.model)
         key = ("quality_model", path, os.path.getmtime(path))
         self._model = worker_cache(key, lambda: load_model(path))
@@ -83,20 +91,31 @@ class Quality(GlobalStage):
 
     def score(self, texts: list[str]) -> list[float]:
         """P(positive) for raw texts, in batches of ``batch_size``."""
+        if not texts:
+            return []
         if not hasattr(self, "_model"):
-            self.setup()
+            self._load()
         out: list[float] = []
         for i in range(0, len(texts), self.batch_size):
             out += predict_positive(self._model, texts[i : i + self.batch_size], self._label)
         return out
 
     def process_batch(self, docs: list[Document]) -> list[str | None]:
-        scores = self.score([d["text"] for d in docs])
-        reasons: list[str | None] = []
-        for doc, s in zip(docs, scores):
-            doc["quality_score"] = s
-            below = self.threshold is not None and s < self.threshold
-            reasons.append("quality_below_threshold" if below else None)
+        todo = [d for d in docs if not self._stored(d)]
+        for d, s in zip(todo, self.score([d["text"] for d in todo])):
+            d["quality_score"] = s
+        # float32, the dtype the score is stored in: a stored score and a fresh one decide alike
+        below = [self.threshold is not None and np.float32(d["quality_score"]) < self.threshold for d in docs]
+        return ["quality_below_threshold" if b else None for b in below]
+
+    def _stored(self, doc: Document) -> bool:
+        key = doc.get(self.measures[0])
+        return key is not None and doc.get("quality_score") is not None and key == stored_key(doc["text"], self._salt)
+
+    def annotate_batch(self, docs: list[Document]) -> list[str | None]:
+        reasons = self.process_batch(docs)
+        for d in docs:
+            d[self.measures[0]] = stored_key(d["text"], self._salt)
         return reasons
 
     def collect(self, docs: list[Document]) -> Any:

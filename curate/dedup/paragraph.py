@@ -66,6 +66,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
+from curate.annotate import stored_key
 from curate.dedup.workfiles import ShardCache, uint64_column
 from curate.rundir import StageDir
 from curate.schema import Document
@@ -379,9 +380,13 @@ class ParagraphDedup(GlobalStage):
         max_rounds: cap on the rounds that solve the sequential rule exactly.
 
     Drop reasons: ``paragraph_dedup_document``, ``paragraph_dedup_empty``. Column: ``paragraphs_removed``.
+    In ``mode: annotate`` it stores each document's n-grams (``paragraph_dedup__ngrams``, uint64 bytes;
+    ``paragraph_dedup__para_ngrams``, int32 bytes per paragraph) and their ``paragraph_dedup__key``
+    (:func:`curate.annotate.stored_key`), which ``curate select`` reads back instead of hashing again.
     """
 
     columns = ("paragraphs_removed",)
+    measures = ("paragraph_dedup__ngrams", "paragraph_dedup__para_ngrams", "paragraph_dedup__key")
     reduce_jobs = (
         "n-grams to hash partitions (one job per shard) → repeated n-grams (one job per partition) → rounds of "
         "seen counts (per partition) and decisions (per shard bucket) until none changes → per-shard lists"
@@ -406,16 +411,35 @@ class ParagraphDedup(GlobalStage):
         self.ngram, self.min_ngram, self.threshold = ngram, min_ngram, threshold
         self.ngrams_per_partition, self.max_rounds = ngrams_per_partition, max_rounds
 
+    @property
+    def _salt(self) -> str:
+        return f"paragraph_dedup|{self.ngram}|{self.min_ngram}"
+
+    def _ngrams(self, doc: Document) -> tuple[np.ndarray, Any]:
+        """The document's n-grams: stored by an annotating run when its key still matches, else hashed."""
+        ng, per_para, key = (doc.get(m) for m in self.measures)
+        if key is not None and ng is not None and per_para is not None and key == stored_key(doc["text"], self._salt):
+            return np.frombuffer(ng, np.uint64), np.frombuffer(per_para, np.int32)
+        return document_ngrams(doc["text"], self.ngram, self.min_ngram)
+
+    def annotate_batch(self, docs: list[Document]) -> list[str | None]:
+        ng_col, para_col, key_col = self.measures
+        for d in docs:
+            h, c = document_ngrams(d["text"], self.ngram, self.min_ngram)
+            d[ng_col], d[para_col] = h.tobytes(), np.asarray(c, np.int32).tobytes()
+            d[key_col] = stored_key(d["text"], self._salt)
+        return [None] * len(docs)
+
     def collect(self, docs: list[Document]) -> pa.Table:
         hashes, per_para = [], []
         for d in docs:
-            h, c = document_ngrams(d["text"], self.ngram, self.min_ngram)
+            h, c = self._ngrams(d)
             hashes.append(h)
             per_para.append(c)
         h_off = np.concatenate([[0], np.cumsum([len(h) for h in hashes])]).astype(np.int32)
         p_off = np.concatenate([[0], np.cumsum([len(c) for c in per_para])]).astype(np.int32)
         flat_h = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
-        flat_p = np.asarray([x for c in per_para for x in c], dtype=np.int32)
+        flat_p = np.concatenate([np.asarray(c, np.int32) for c in per_para]) if per_para else np.zeros(0, np.int32)
         return pa.table(
             {
                 "id": pa.array([str(d["id"]) for d in docs], pa.string()),
