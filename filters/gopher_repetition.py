@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -78,79 +79,89 @@ def dup_ngram_char_share(h: np.ndarray, lens: np.ndarray, n: int, total: int) ->
     return float(lens[covered].sum()) / total
 
 
-class _Ngrams:
-    """A page's repetition words as arrays, and what its n-gram measures learned so far (for their bounds):
-    the exact count of the most frequent n-gram, and the repeated n-gram share or an upper bound of it."""
+class Page:
+    """A page as DCLM's measures see it, for one decision (kept here, not on the document: a batch of word
+    arrays would hold megabytes): its line and paragraph shares, its repetition words as arrays (built when
+    the first n-gram measure asks), and what the n-gram measures learned for the next one's bound."""
 
-    def __init__(self, ws: list[str]) -> None:
-        self.h = T.word_hashes(ws)
-        self.lens = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws))
-        self.cum = np.concatenate(([0], np.cumsum(self.lens)))
-        self.total = int(self.cum[-1])
-        self.top_count: dict[int, int] = {}
-        self.dup_share: dict[int, float] = {}
+    __slots__ = ("doc", "shares", "h", "lens", "cum", "total", "top", "dup")
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.shares: dict[str, tuple[float, float]] = {}
+        self.h: np.ndarray | None = None
+        self.top = (0, 0)  # (n, count of the most frequent n-gram) of the last top n-gram counted
+        self.dup = (0, 1.0)  # (n, its repeated n-gram share, or an upper bound of it) of the last one
+
+    def segments(self, kind: str) -> tuple[float, float]:
+        """:func:`segment_repetition` of the lines or paragraphs (0 for a single one)."""
+        if kind not in self.shares:
+            segs = T.stripped_lines(self.doc) if kind == "line" else _segments(self.doc["text"], True)
+            self.shares[kind] = segment_repetition(segs) if len(segs) > 1 else (0.0, 0.0)
+        return self.shares[kind]
+
+    def words(self) -> int:
+        """How many repetition words (the arrays are built on the first call)."""
+        if self.h is None:
+            ws = T.rep_words(self.doc)
+            self.h = T.word_hashes(ws)
+            self.lens = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws))
+            self.cum = np.concatenate(([0], np.cumsum(self.lens)))
+            self.total = int(self.cum[-1])
+        return len(self.h)
 
 
-def _ngrams(doc: Document) -> _Ngrams | None:
-    """The page's :class:`_Ngrams`, cached on it; None with fewer than 2 words (every n-gram share is 0)."""
-    ws = T.rep_words(doc)
-    return T.cached(doc, "_rep_ngrams", lambda t: _Ngrams(ws)) if len(ws) >= 2 else None
-
-
-def top_share(doc: Document, n: int, bound: float | None = None) -> float:
-    """:func:`top_ngram_char_share` of the page. With ``bound``: the count of a shorter top n-gram bounds this
-    one's (each occurrence of an n-gram starts one of its prefix), so ``count × the longest n-gram`` is an
-    upper bound of the share; when it is ``<= bound`` it is returned without sorting."""
-    g = _ngrams(doc)
-    if g is None:
+def top_share(page: Page, bound: float | None, n: int) -> float:
+    """:func:`top_ngram_char_share` of the page (0 under 2 words). With ``bound``: the count of a shorter top
+    n-gram bounds this one's (each occurrence of an n-gram starts one of its prefix), so ``count × the
+    longest n-gram`` is an upper bound of the share; when it is ``<= bound`` it is returned without sorting."""
+    if page.words() < 2:
         return 0.0
-    if bound is not None and len(g.h) >= n:
-        shorter = [c for m, c in g.top_count.items() if m < n]
-        if shorter:
-            upper = min(shorter) * float((g.cum[n:] - g.cum[:-n]).max()) / g.total
-            if upper <= bound:
-                return upper
-    g.top_count[n], share = _top_ngram(g.h, g.cum, n, g.total)
-    return share
-
-
-def dup_share(doc: Document, n: int, bound: float | None = None) -> float:
-    """:func:`dup_ngram_char_share` of the page. A repeated (n+1)-gram implies repeated n-grams over the
-    same words, so the share only falls as n grows: with ``bound``, a shorter n-gram's share (or its bound)
-    that is ``<= bound`` is returned without counting."""
-    g = _ngrams(doc)
-    if g is None:
-        return 0.0
-    if bound is not None:
-        upper = min((s for m, s in g.dup_share.items() if m < n), default=None)
-        if upper is not None and upper <= bound:
-            g.dup_share[n] = upper
+    m, count = page.top
+    if bound is not None and 0 < m < n <= len(page.h):  # type: ignore[arg-type]
+        upper = count * float((page.cum[n:] - page.cum[:-n]).max()) / page.total
+        if upper <= bound:
             return upper
-    g.dup_share[n] = share = dup_ngram_char_share(g.h, g.lens, n, g.total)
+    count, share = _top_ngram(page.h, page.cum, n, page.total)  # type: ignore[arg-type]
+    page.top = (n, count)
     return share
 
 
-def _shares(doc: Document, kind: str) -> tuple[float, float]:
-    """:func:`segment_repetition` of the page's lines or paragraphs (0 for a single one), cached."""
-    def compute(text: str) -> tuple[float, float]:
-        segs = T.stripped_lines(doc) if kind == "line" else _segments(text, True)
-        return segment_repetition(segs) if len(segs) > 1 else (0.0, 0.0)
+def dup_share(page: Page, bound: float | None, n: int) -> float:
+    """:func:`dup_ngram_char_share` of the page (0 under 2 words). A repeated (n+1)-gram implies repeated
+    n-grams over the same words, so the share only falls as n grows: with ``bound``, a shorter n-gram's share
+    (or its bound) that is ``<= bound`` is returned without counting."""
+    if page.words() < 2:
+        return 0.0
+    m, upper = page.dup
+    if bound is not None and 0 < m < n and upper <= bound:
+        share = upper
+    else:
+        share = dup_ngram_char_share(page.h, page.lens, n, page.total)  # type: ignore[arg-type]
+    page.dup = (n, share)
+    return share
 
-    return T.cached(doc, f"_rep_{kind}_shares", compute)
+
+def _segment_share(page: Page, bound: float | None, kind: str, i: int) -> float:
+    return page.segments(kind)[i]
 
 
-def dclm_measures(top: list[int], dup: list[int]) -> dict[str, Callable[[Document, float | None], float]]:
-    """DCLM's counting: measure name -> fn(doc, bound), for the n-gram sizes ``top`` and ``dup``."""
-    out: dict[str, Callable[[Document, float | None], float]] = {
-        "gopher_rep_lines": lambda doc, b: len(T.stripped_lines(doc)),
+def _document(doc: Document) -> Document:
+    return doc
+
+
+def dclm_measures(top: list[int], dup: list[int]) -> dict[str, Callable[[Page, float | None], float]]:
+    """DCLM's counting: measure name -> fn(page, bound), for the n-gram sizes ``top`` and ``dup``."""
+    out: dict[str, Callable[[Page, float | None], float]] = {
+        "gopher_rep_lines": lambda p, b: len(T.stripped_lines(p.doc)),
     }
     for kind in ("line", "para"):
-        out[f"gopher_rep_dup_{kind}_frac"] = lambda doc, b, k=kind: _shares(doc, k)[0]
-        out[f"gopher_rep_dup_{kind}_char_frac"] = lambda doc, b, k=kind: _shares(doc, k)[1]
+        out[f"gopher_rep_dup_{kind}_frac"] = partial(_segment_share, kind=kind, i=0)
+        out[f"gopher_rep_dup_{kind}_char_frac"] = partial(_segment_share, kind=kind, i=1)
     for n in top:
-        out[f"gopher_rep_top_{n}gram"] = lambda doc, b, n=n: top_share(doc, n, b)
+        out[f"gopher_rep_top_{n}gram"] = partial(top_share, n=n)
     for n in dup:
-        out[f"gopher_rep_dup_{n}gram"] = lambda doc, b, n=n: dup_share(doc, n, b)
+        out[f"gopher_rep_dup_{n}gram"] = partial(dup_share, n=n)
     return out
 
 
@@ -223,14 +234,22 @@ class GopherRepetition(MeasuredFilter):
         order = ("line_frac", "para_frac", "line_char_frac", "para_char_frac") if rules == "dclm" else (
             "para_frac", "para_char_frac", "line_frac", "line_char_frac")
         self._segment_rules = [segments[k] for k in order if segments[k][1] is not None]
+        self._ngram_rules = [(f"gopher_rep_top_{n}gram", f) for n, f in self.top]
+        self._ngram_rules += [(f"gopher_rep_dup_{n}gram", f) for n, f in self.dup]
         top_n = sorted({2, 3, 4} | {n for n, _ in self.top})
         dup_n = sorted({5, 6, 7, 8, 9, 10} | {n for n, _ in self.dup})
-        make = dclm_measures if rules == "dclm" else gopher_datatrove.repetition_measures
-        self._measure = make(top_n, dup_n)
+        if rules == "dclm":
+            self._measure, self._page = dclm_measures(top_n, dup_n), Page
+        else:
+            self._measure, self._page = gopher_datatrove.repetition_measures(top_n, dup_n), _document
         self.measures = tuple(self._measure)
 
+    def measurer(self, doc: Document) -> Getter:
+        page, fns = self._page(doc), self._measure
+        return lambda name, bound=None: fns[name](page, bound)
+
     def measure(self, doc: Document, name: str, bound: float | None = None) -> float:
-        return self._measure[name](doc, bound)
+        return self.measurer(doc)(name, bound)
 
     def decision(self, get: Getter) -> str | None:
         if get("gopher_rep_lines") == 0:
@@ -238,10 +257,7 @@ class GopherRepetition(MeasuredFilter):
         for name, limit in self._segment_rules:
             if get(name) > limit:
                 return name  # the reason is the measure's name
-        for n, limit in self.top:
-            if get(f"gopher_rep_top_{n}gram", limit) > limit:
-                return f"gopher_rep_top_{n}gram"
-        for n, limit in self.dup:
-            if get(f"gopher_rep_dup_{n}gram", limit) > limit:
-                return f"gopher_rep_dup_{n}gram"
+        for name, limit in self._ngram_rules:
+            if get(name, limit) > limit:
+                return name
         return None

@@ -146,3 +146,26 @@ def test_decided_by_names_real_parameters():
         assert {"rules", "sentence_split", "model", "stop_words", "short_line_length", "domain_lists"}.isdisjoint(
             cls.decided_by
         ), name
+
+
+def test_select_re_decides_c4_page_rules_and_refuses_its_line_rules():
+    """c4 rewrites the text: it annotates (keeping every page, its text rewritten), the filters before it
+    re-decide from their columns, and select changes its page rules but not its line rules."""
+    from curate.annotate import Annotate, select_recipe, wrap
+    from curate.errors import RecipeError
+    from curate.recipe import Recipe
+
+    assert isinstance(wrap(build_stage("c4", {}), "annotate", "c4", "c4", explicit=True), Annotate)
+    annotated = {"mode": "annotate", "stages": [{"gopher_quality": {}}, {"c4": {"filter_no_terminal_punct": False}},
+                                                {"fineweb_quality": {}}]}
+
+    def new(**c4: object) -> Recipe:
+        stages = [("gopher_quality", {"min_words": 80}), ("c4", {"filter_no_terminal_punct": False, **c4}),
+                  ("fineweb_quality", {"line_punct_thr": 0.2})]
+        return Recipe(name="r", path="<r>", stages=stages)
+
+    compiled = select_recipe(annotated, new(min_num_sentences=2, filter_bad_words=True)).stages
+    assert [(n, p["stage"]) for n, p in compiled] == [
+        ("select_decide", "gopher_quality"), ("select_decide", "c4"), ("select_decide", "fineweb_quality")]
+    with pytest.raises(RecipeError, match=r"c4\.min_words_per_line changed"):
+        select_recipe(annotated, new(min_words_per_line=5))
