@@ -240,4 +240,24 @@ def select(run_dir: str, recipe: str, output: str, overrides: list[str] | None =
         raise RecipeError(f"select: the run in {run_dir} has not finished")
     new = load_recipe(recipe, overrides, check=False)
     decision = select_recipe(info["recipe"], new)
+    _check_stored_columns(src, decision)
     return run(decision, [src.uri("data/*.parquet")], output, **kw)
+
+
+def _check_stored_columns(src: Any, decision: Any) -> None:
+    """Every column a re-decided filter reads is in the annotated data (a run annotated by an older curate
+    may lack some): a clear error before any work, rather than a missing key in every task."""
+    files = src.glob("data/*.parquet")
+    if not files:
+        return
+    have = set(src.schema(files[0]).names)
+    for name, params in decision.stages:
+        if name != "select_decide":
+            continue
+        inner = build_stage(params["stage"], params["params"])
+        missing = [c for c in (getattr(inner, "measures", ()) or inner.columns) if c not in have]
+        if missing:
+            raise RecipeError(
+                f"select: {src.root} has no {', '.join(missing)} for {params['stage']} (annotated before "
+                f"{params['stage']} stored it): annotate the crawl again"
+            )

@@ -57,3 +57,26 @@ def test_paragraph_dedup_reads_back_its_stored_ngrams_while_the_key_matches(docs
     assert len(pd.collect(docs[:1]).column("ngrams")[0]) > 3  # the text changed: hashed again
     other = build_stage("paragraph_dedup", {"ngram": 8})
     assert len(other.collect(docs[1:2]).column("ngrams")[0]) != len(plain.column("ngrams")[1])
+
+
+def test_select_names_the_columns_an_older_annotated_run_lacks(tmp_path):
+    """A run annotated before a filter stored its measures: select says so before any work."""
+    import pyarrow.parquet as pq
+
+    from curate.annotate import select
+    from curate.errors import RecipeError
+    from curate.runner import run
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("stages:\n  - gopher_quality\n  - length_filter: {min_words: 5}\n")
+    texts = [p for p in WIKI.read_text(encoding="utf-8").split("\n") if len(p.split()) > 40][:30]
+    ann = tmp_path / "ann"
+    assert run(str(recipe), [], str(ann), overrides=["recipe.mode=annotate"], executor="local", progress=False,
+               documents=[[{"id": str(i), "text": t} for i, t in enumerate(texts)]]).ok
+    assert select(str(ann), str(recipe), str(tmp_path / "ok"), executor="local", progress=False).ok
+    f = next((ann / "data").glob("*.parquet"))
+    t = pq.read_table(f)
+    pq.write_table(t.drop_columns(["gopher_symbol_ratio"]), f)  # as an older curate wrote it
+    with pytest.raises(RecipeError, match="no gopher_symbol_ratio for gopher_quality"):
+        select(str(ann), str(recipe), str(tmp_path / "old"), executor="local", progress=False)
+    assert not (tmp_path / "old").exists()
