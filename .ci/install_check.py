@@ -18,6 +18,8 @@ NEEDS = {
     "quality": {"model": "default"},
     "classifier": {"model": _model, "label": "__label__hq"},
     "decontaminate": {"benchmarks": {"probe": {"path": str(_evals), "fields": ["question", "answer"]}}},
+    "select_decide": {"stage": "gopher_quality"},
+    "select_replay": {"stage": "pii", "column": "pii__reason"},
 }
 EXTRA = [("extract", {"method": "trafilatura"}), ("extract", {"method": "resiliparse"})]
 

@@ -28,6 +28,9 @@ BUILTIN_STAGES: dict[str, str] = {
     "paragraph_dedup": "curate.dedup.paragraph",
     "classifier": "filters.classifier",
     "decontaminate": "filters.decontaminate",
+    # the stand-ins `curate select` compiles an annotated filter into (they appear in a select's run.yaml)
+    "select_decide": "curate.annotate",
+    "select_replay": "curate.annotate",
 }
 
 # Import name → what to install, for the hint in the error of a stage whose module fails to import.
