@@ -250,7 +250,7 @@ class GPT(nn.Module):
 
     def forward(
         self, idx: torch.Tensor, targets: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """idx (B, T) → (logits (B, T, V), None); with ``targets`` (B, T): (None, the mean cross-entropy)."""
         B, T = idx.shape
         if T > self.cfg.block_size:
