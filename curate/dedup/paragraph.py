@@ -41,25 +41,13 @@ later every round, and the first round that changes nothing is the sequential an
 the rounds; ``summary.json`` says whether it converged). Which copy is kept depends only on that order: the
 first in (shard, row), whatever its id.
 
-Layout (``global/PP-paragraph_dedup/``)::
-
-    collect/part-NNNNN.parquet          id, ngram_count, para_ngrams (per paragraph), ngrams (uint64)
-    partitions.json                     the partition count P (files of another count are not reused)
-    buckets/pPPPPP/part-NNNNN.parquet   hash, pos: shard NNNNN's n-grams of partition P (pos = shard<<40 | para)
-    buckets/done/part-NNNNN.json        shard NNNNN is scattered (written after its P files)
-    dups/part-PPPPP.parquet (+ .json)   hash, pos, count: occurrences of hashes in >= 2 paragraphs, sorted
-    seen/rKK/pPPPPP/part-QQQQQ.parquet  pos, seen: seen n-grams per paragraph of decide bucket Q (shard % P)
-    removed/rKK/part-QQQQQ.parquet      pos of the paragraphs removed in round K, bucket Q
-    decided/rKK/part-NNNNN.parquet      id, removed (paragraph indices), seen, ngrams, drop: per document
-    rounds/rKK-QQQQQ.json               bucket Q finished round K (changed / removed counts)
-    summary.json                        the final round and the counts (what ``apply`` reads first)
+The reduce jobs and the files they write (``global/PP-paragraph_dedup/``) are in :mod:`curate.dedup.bff_reduce`.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import resource
 from typing import Any
 
 import numpy as np
@@ -67,25 +55,24 @@ import pyarrow as pa
 import xxhash
 
 from curate.annotate import stored_key
-from curate.dedup.workfiles import ShardCache, uint64_column
+from curate.dedup.bff_reduce import (
+    COLLECT_SCHEMA,
+    SHARD_SHIFT,
+    check_partitions,
+    collected,
+    decide_round,
+    load_decisions,
+    repeated,
+    scatter,
+    seen_counts,
+)
+from curate.dedup.workfiles import ShardCache
 from curate.rundir import StageDir
 from curate.schema import Document
 from curate.stage import GlobalStage, register
 from filters.words import _ASCII_SEGMENT, _uax29_segments
 
 _CACHE = ShardCache()
-SHARD_SHIFT = 40  # pos = shard << 40 | paragraph ordinal within the shard
-_ORDINAL = np.uint64((1 << SHARD_SHIFT) - 1)
-_NONE = np.uint64(2**64 - 1)
-
-COLLECT_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string()),
-        pa.field("ngram_count", pa.int32()),
-        pa.field("para_ngrams", pa.list_(pa.int32())),
-        pa.field("ngrams", pa.list_(pa.uint64())),
-    ]
-)
 
 # --- words and n-grams ---------------------------------------------------------------------------------
 
@@ -163,204 +150,6 @@ def _token_hashes(words: list[str]) -> np.ndarray:
 
 
 # --- reduce jobs (module-level: Ray tasks) ----------------------------------------------------------------
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _flat(col: pa.ChunkedArray, dtype: Any) -> np.ndarray:
-    arr = col.combine_chunks() if col.num_chunks else pa.array([], col.type)
-    return arr.flatten().to_numpy(zero_copy_only=False).astype(dtype, copy=False)
-
-
-def _collected(sdir: StageDir, shard: int, columns: list[str]) -> pa.Table:
-    """A shard's collected rows (none when the map pass kept no document of it and wrote no file)."""
-    rel = sdir.collect_file(shard)
-    if sdir.exists(rel):
-        return sdir.read_table(rel, columns=columns)
-    return COLLECT_SCHEMA.empty_table().select(columns)
-
-
-def _scatter(sdir: StageDir, shard: int, parts: int) -> float:
-    """Shard NNNNN's n-grams → one file per hash partition, with their position in the fixed order."""
-    done = f"buckets/done/part-{shard:05d}.json"  # written after the shard's P files: one look-up to skip
-    if sdir.exists(done):
-        return _peak_mb()
-    outs = [sdir.shard_file(f"buckets/p{p:05d}", shard) for p in range(parts)]
-    t = _collected(sdir, shard, ["para_ngrams", "ngrams"])
-    per_para = _flat(t.column("para_ngrams"), np.int64)
-    h = _flat(t.column("ngrams"), np.uint64)
-    pos = (np.uint64(shard) << np.uint64(SHARD_SHIFT)) | np.repeat(
-        np.arange(len(per_para), dtype=np.uint64), per_para
-    )
-    part = (h % np.uint64(parts)).astype(np.int64)
-    order = np.argsort(part, kind="stable")
-    bounds = np.searchsorted(part[order], np.arange(parts + 1))
-    for p in range(parts):
-        sel = order[bounds[p] : bounds[p + 1]]
-        sdir.write_table(outs[p], pa.table({"hash": h[sel], "pos": pos[sel]}))
-    sdir.write_json(done, {"ngrams": int(len(h))})
-    return _peak_mb()
-
-
-def _dups(sdir: StageDir, shards: list[int], part: int) -> dict[str, Any]:
-    """Partition P's hashes that occur in >= 2 paragraphs: (hash, pos, count) sorted by hash, then pos."""
-    meta = f"dups/part-{part:05d}.json"
-    if sdir.exists(meta):
-        return sdir.read_json(meta)
-    hs, ps = [], []
-    for s in shards:
-        rel = sdir.shard_file(f"buckets/p{part:05d}", s)
-        t = sdir.read_table(rel)
-        hs.append(uint64_column(t, "hash"))
-        ps.append(uint64_column(t, "pos"))
-    h = np.concatenate(hs) if hs else np.zeros(0, np.uint64)
-    pos = np.concatenate(ps) if ps else np.zeros(0, np.uint64)
-    del hs, ps
-    order = np.lexsort((pos, h))
-    h, pos = h[order], pos[order]
-    del order
-    n = len(h)
-    new = np.ones(n, bool)
-    new[1:] = (h[1:] != h[:-1]) | (pos[1:] != pos[:-1])
-    starts = np.flatnonzero(new)
-    count = np.diff(np.append(starts, n)).astype(np.int32)
-    h, pos = h[starts], pos[starts]
-    first = np.ones(len(h), bool)
-    first[1:] = h[1:] != h[:-1]
-    gid = np.cumsum(first) - 1
-    keep = np.bincount(gid)[gid] >= 2 if len(h) else np.zeros(0, bool)
-    sdir.write_table(
-        sdir.shard_file("dups", part), pa.table({"hash": h[keep], "pos": pos[keep], "count": count[keep]})
-    )
-    stats = {
-        "ngrams": int(n),
-        "distinct": int(first.sum()),
-        "dup_rows": int(keep.sum()),
-        "peak_rss_mb": _peak_mb(),
-    }
-    sdir.write_json(meta, stats)
-    return stats
-
-
-def _removed(sdir: StageDir, rnd: int) -> np.ndarray:
-    """Sorted positions of the paragraphs removed in round ``rnd`` (none before round 0)."""
-    if rnd < 0:
-        return np.zeros(0, np.uint64)
-    arrs = [uint64_column(sdir.read_table(f), "pos") for f in sdir.glob(f"removed/r{rnd:02d}/part-*.parquet")]
-    return np.sort(np.concatenate(arrs)) if arrs else np.zeros(0, np.uint64)
-
-
-def _seen(sdir: StageDir, part: int, parts: int, rnd: int) -> float:
-    """Seen n-grams per paragraph from partition P in round K: an occurrence is seen when a kept paragraph
-    before it (round K-1's removals) holds the same hash."""
-    done = f"seen/r{rnd:02d}/p{part:05d}/done.json"
-    if sdir.exists(done):
-        return _peak_mb()
-    t = sdir.read_table(sdir.shard_file("dups", part))
-    h, pos = uint64_column(t, "hash"), uint64_column(t, "pos")
-    count = t.column("count").to_numpy(zero_copy_only=False).astype(np.int64)
-    removed = _removed(sdir, rnd - 1)
-    cand = pos  # positions an occurrence can be seen from: the kept paragraphs'
-    if len(removed):
-        gone = removed[np.minimum(np.searchsorted(removed, pos), len(removed) - 1)] == pos
-        cand = np.where(gone, _NONE, pos)
-    first = np.ones(len(h), bool)
-    first[1:] = h[1:] != h[:-1]
-    starts = np.flatnonzero(first)
-    first_kept = np.minimum.reduceat(cand, starts) if len(starts) else np.zeros(0, np.uint64)
-    seen = pos > first_kept[np.cumsum(first) - 1]
-    upos, inv = np.unique(pos[seen], return_inverse=True)
-    useen = np.bincount(inv, weights=count[seen], minlength=len(upos)).astype(np.int32)
-    bucket = ((upos >> np.uint64(SHARD_SHIFT)) % np.uint64(parts)).astype(np.int64)
-    for q in range(parts):
-        sel = bucket == q
-        sdir.write_table(
-            f"seen/r{rnd:02d}/p{part:05d}/part-{q:05d}.parquet",
-            pa.table({"pos": upos[sel], "seen": useen[sel]}),
-        )
-    sdir.write_json(done, {"paragraphs": int(len(upos))})
-    return _peak_mb()
-
-
-def _decide(
-    sdir: StageDir, shards: list[int], q: int, parts: int, rnd: int, threshold: float
-) -> dict[str, Any]:
-    """Round K's decisions for the shards of bucket Q: removed paragraphs and dropped documents."""
-    marker = f"rounds/r{rnd:02d}-{q:05d}.json"
-    if sdir.exists(marker):
-        return sdir.read_json(marker)
-    ps, ss = [], []
-    for p in range(parts):
-        t = sdir.read_table(f"seen/r{rnd:02d}/p{p:05d}/part-{q:05d}.parquet")
-        ps.append(uint64_column(t, "pos"))
-        ss.append(t.column("seen").to_numpy(zero_copy_only=False).astype(np.int64))
-    upos, inv = np.unique(np.concatenate(ps), return_inverse=True)
-    useen = np.bincount(inv, weights=np.concatenate(ss), minlength=len(upos)).astype(np.int64)
-    ushard = (upos >> np.uint64(SHARD_SHIFT)).astype(np.int64)
-    removed_pos = []
-    tot = {
-        "documents": 0,
-        "paragraphs": 0,
-        "ngrams": 0,
-        "seen_ngrams": 0,
-        "removed_paragraphs": 0,
-        "dropped": 0,
-    }
-    for s in shards:
-        t = _collected(sdir, s, ["id", "para_ngrams"])
-        lists = t.column("para_ngrams").combine_chunks() if t.num_rows else pa.array([], pa.list_(pa.int32()))
-        per_para = _flat(t.column("para_ngrams"), np.int64)
-        offsets = lists.offsets.to_numpy().astype(np.int64)
-        offsets -= offsets[0]
-        seen = np.zeros(len(per_para), np.int64)
-        sel = ushard == s
-        seen[(upos[sel] & _ORDINAL).astype(np.int64)] = useen[sel]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gone = (per_para > 0) & (seen / per_para > threshold)
-        doc_n = np.add.reduceat(per_para, offsets[:-1]) if t.num_rows else np.zeros(0, np.int64)
-        doc_seen = np.add.reduceat(seen, offsets[:-1]) if t.num_rows else np.zeros(0, np.int64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            drop = (doc_n > 0) & (doc_seen / doc_n > threshold)
-        idx = np.flatnonzero(gone)
-        doc_of = np.searchsorted(offsets, idx, side="right") - 1
-        rem_offsets = np.searchsorted(idx, offsets)  # removed paragraphs per document, as list offsets
-        removed = pa.ListArray.from_arrays(
-            pa.array(rem_offsets, pa.int32()), pa.array(idx - offsets[doc_of], pa.int32())
-        )
-        sdir.write_table(
-            f"decided/r{rnd:02d}/part-{s:05d}.parquet",
-            pa.table(
-                {
-                    "id": t.column("id"),
-                    "removed": removed,
-                    "seen": doc_seen.astype(np.int32),
-                    "ngrams": doc_n.astype(np.int32),
-                    "drop": drop,
-                }
-            ),
-        )
-        removed_pos.append((np.uint64(s) << np.uint64(SHARD_SHIFT)) | idx.astype(np.uint64))
-        for k, v in (
-            ("documents", t.num_rows),
-            ("paragraphs", len(per_para)),
-            ("ngrams", per_para.sum()),
-            ("seen_ngrams", seen.sum()),
-            ("removed_paragraphs", len(idx)),
-            ("dropped", drop.sum()),
-        ):
-            tot[k] += int(v)
-    now = np.sort(np.concatenate(removed_pos)) if removed_pos else np.zeros(0, np.uint64)
-    sdir.write_table(f"removed/r{rnd:02d}/part-{q:05d}.parquet", pa.table({"pos": now}))
-    before = np.zeros(0, np.uint64)
-    if rnd > 0:
-        before = uint64_column(sdir.read_table(f"removed/r{rnd - 1:02d}/part-{q:05d}.parquet"), "pos")
-    result = {**tot, "changed": int(len(np.setxor1d(now, before))), "peak_rss_mb": _peak_mb()}
-    sdir.write_json(marker, result)
-    return result
-
-
 # --- the stage --------------------------------------------------------------------------------------------
 
 
@@ -454,17 +243,17 @@ class ParagraphDedup(GlobalStage):
         shards = sorted(shards)
         if shards and shards[-1] >= 1 << (64 - SHARD_SHIFT):
             raise ValueError(f"paragraph_dedup: at most {1 << (64 - SHARD_SHIFT)} shards")
-        total = sum(int(_collected(sdir, s, ["ngram_count"]).column(0).to_numpy().sum()) for s in shards)
+        total = sum(int(collected(sdir, s, ["ngram_count"]).column(0).to_numpy().sum()) for s in shards)
         parts = max(1, int(getattr(executor, "num_workers", 1)), math.ceil(total / self.ngrams_per_partition))
-        _check_partitions(sdir, parts)
-        peaks = executor.map(_scatter, [(sdir, s, parts) for s in shards])
-        dups = executor.map(_dups, [(sdir, shards, p) for p in range(parts)])
+        check_partitions(sdir, parts)
+        peaks = executor.map(scatter, [(sdir, s, parts) for s in shards])
+        dups = executor.map(repeated, [(sdir, shards, p) for p in range(parts)])
         buckets = [[s for s in shards if s % parts == q] for q in range(parts)]
         converged, rnd, res = False, 0, []
         for rnd in range(self.max_rounds):
-            peaks += executor.map(_seen, [(sdir, p, parts, rnd) for p in range(parts)])
+            peaks += executor.map(seen_counts, [(sdir, p, parts, rnd) for p in range(parts)])
             res = executor.map(
-                _decide, [(sdir, buckets[q], q, parts, rnd, self.threshold) for q in range(parts)]
+                decide_round, [(sdir, buckets[q], q, parts, rnd, self.threshold) for q in range(parts)]
             )
             if sum(r["changed"] for r in res) == 0:
                 converged = True
@@ -487,7 +276,7 @@ class ParagraphDedup(GlobalStage):
         return summary
 
     def apply(self, docs: list[Document], shard: int, sdir: StageDir) -> list[str | None]:
-        decided = _CACHE.get((sdir.url, shard), lambda: _load_decisions(sdir, shard))
+        decided = _CACHE.get((sdir.url, shard), lambda: load_decisions(sdir, shard))
         out: list[str | None] = []
         for d in docs:
             removed, drop = decided.get(str(d["id"]), ((), False))
@@ -501,28 +290,3 @@ class ParagraphDedup(GlobalStage):
             d["paragraphs_removed"] = len(removed)
             out.append("paragraph_dedup_empty" if not d["text"].strip() else None)
         return out
-
-
-def _load_decisions(sdir: StageDir, shard: int) -> dict[str, tuple[list[int], bool]]:
-    if not sdir.exists("summary.json"):
-        raise FileNotFoundError(
-            f"paragraph_dedup: {sdir.uri('summary.json')} is missing; the reduce has not finished"
-        )
-    rnd = sdir.read_json("summary.json")["round"]
-    t = sdir.read_table(f"decided/r{rnd:02d}/part-{shard:05d}.parquet", columns=["id", "removed", "drop"])
-    return dict(
-        zip(t.column("id").to_pylist(), zip(t.column("removed").to_pylist(), t.column("drop").to_pylist()))
-    )
-
-
-_DERIVED = ("buckets", "dups", "seen", "removed", "decided", "rounds")
-
-
-def _check_partitions(sdir: StageDir, parts: int) -> None:
-    """Files written with another partition count cannot be reused: remove them."""
-    meta = "partitions.json"
-    if sdir.exists(meta) and sdir.read_json(meta).get("parts") != parts:
-        for folder in _DERIVED:
-            sdir.rm(folder, recursive=True)
-        sdir.rm("summary.json")
-    sdir.write_json(meta, {"parts": parts})
