@@ -5,7 +5,9 @@ re-decide from those columns with new parameters, in seconds, without extraction
 keeps every document. It writes the columns its decision uses (a stage's ``measures``: e.g. ``language``,
 ``language_score``; ``quality_score``) and ``<stage>__reason``: the reason it would have dropped the document
 (null when it would keep it). A global stage in annotate mode runs only its per-document part (the quality
-score, the content hash): its decision needs the final set of documents, which ``select`` knows.
+score, the content hash): its decision needs the final set of documents, which ``select`` knows. One with an
+``annotator`` runs that global stage instead (``paragraph_dedup``'s keeps every document and stores only the
+n-grams that two or more paragraphs of the run hold: the only ones a select can find seen).
 
 **Select.** ``curate select RUN --recipe RECIPE [--set …] --output OUT`` compiles the same recipe with new
 parameters into a recipe over RUN's ``data/``: a filter that can decide from its stored columns (its
@@ -21,6 +23,7 @@ exactly a full run's. The result is an ordinary run directory: ``data/``, ``reje
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from curate.errors import RecipeError
@@ -52,6 +55,18 @@ def stored_key(text: str, salt: str) -> str:
     h = hashlib.blake2b(salt.encode(), digest_size=8)
     h.update(text.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
+
+
+#: What a global text modifier, run for real in select, may leave of a document's text: functions of the
+#: annotated document (its annotator stored what they need: ``paragraph_dedup`` the paragraphs it could
+#: remove). A later stage that stores a measure of the text (``quality``'s score) stores it for these texts
+#: too, keyed by their ``stored_key``, so that select finds it whichever of them the modifier leaves.
+TEXT_VARIANTS: list[Callable[[Document], list[str]]] = []
+
+
+def text_variants(doc: Document) -> list[str]:
+    """The texts a later global text modifier may leave of ``doc`` (never the text itself; maybe none)."""
+    return [v for f in TEXT_VARIANTS for v in f(doc) if v != doc["text"]]
 
 
 def can_decide(cls: type[BaseStage]) -> bool:
@@ -158,6 +173,8 @@ def wrap(stage: BaseStage, mode: str, stat_name: str, where: str, explicit: bool
         if explicit:
             raise RecipeError(f"{where}: {stage.name} changes the text and cannot annotate")
         return stage
+    if callable(annotator := getattr(stage, "annotator", None)):  # a global stage with its own annotate pass
+        return annotator(reason_column(stat_name))
     return Annotate(stage, stat_name)
 
 
@@ -226,16 +243,14 @@ def select_recipe(annotated: dict[str, Any], new: Any) -> Any:
 
 def select(run_dir: str, recipe: str, output: str, overrides: list[str] | None = None, **kw: Any) -> Any:
     """Re-decide an annotated run with ``recipe`` (+ ``overrides``) into the run directory ``output``."""
-    import yaml
-
-    from curate.recipe import load_recipe
+    from curate.recipe import load_recipe, load_yaml
     from curate.rundir import RunDir
     from curate.runner import run
 
     src = RunDir(run_dir)
     if not src.exists("run.yaml"):
         raise RecipeError(f"select: {run_dir} has no run.yaml: not a run directory")
-    info = yaml.safe_load(src.read_bytes("run.yaml")) or {}
+    info = load_yaml(src.read_bytes("run.yaml")) or {}
     if not info.get("finished"):
         raise RecipeError(f"select: the run in {run_dir} has not finished")
     new = load_recipe(recipe, overrides, check=False)

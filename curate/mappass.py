@@ -16,7 +16,7 @@ import socket
 import time
 import traceback
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -233,7 +233,10 @@ def run_map_pass(task: ShardTask) -> ShardResult:
         run.rm(rel)
 
     options = output_options(task.recipe)
-    data_w = ParquetShardWriter(run, mp.output, part_name(index), options, schema=task.schema)
+    # intermediate files are read once, by the next pass: zstd's fastest level writes them ~1.5x faster than
+    # level 3, ~10% larger on crawl text
+    data_opts = options if mp.last or options.compression != "zstd" else replace(options, compression_level=1)
+    data_w = ParquetShardWriter(run, mp.output, part_name(index), data_opts, schema=task.schema)
     rej_w = ParquetShardWriter(
         run, "rejected", run.rejected_stem(index, k), options, schema=REJECTED_SCHEMA, rotate=False
     )

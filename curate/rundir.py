@@ -37,6 +37,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.schema import batch_rows as rows_of
+
 T = TypeVar("T")
 
 TMP_MARK = ".tmp-"
@@ -169,7 +171,7 @@ class Folder:
         """Rows of a Parquet file as dicts, a batch at a time."""
         with self.fresh().open(self.full(rel), "rb") as f:
             for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows):
-                yield from batch.to_pylist()
+                yield from rows_of(batch)
 
     # --- writing (atomic) --------------------------------------------------------------------------
 

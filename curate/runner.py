@@ -9,6 +9,7 @@ uninterrupted one. Tasks run on Ray (:class:`~curate.executor.RayExecutor`) or i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -19,8 +20,6 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-import yaml
-
 from curate.annotate import SEP
 from curate.errors import RecipeError
 from curate.io.inputs import DEFAULT_SPLIT_BYTES, Shard, expand_inputs
@@ -28,7 +27,7 @@ from curate.lock import RunLock
 from curate.mappass import ShardTask, run_map_pass
 from curate.plan import MapPass, Plan, compile_plan
 from curate.progress import Progress
-from curate.recipe import Recipe, apply_overrides, load_recipe, validate
+from curate.recipe import Recipe, apply_overrides, dump_yaml, load_recipe, load_yaml, validate
 from curate.rundir import RunDir
 from curate.schema import run_schema
 from curate.stage import check_requirements
@@ -53,6 +52,7 @@ class RunResult:
         return not self.failed
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in VERSIONED:
@@ -131,7 +131,7 @@ def _prepare_run_dir(run: RunDir, recipe: Recipe, shards: list[Shard], limit: in
             if rel != "lock.json":
                 run.rm(rel, recursive=True)
     if run.exists("run.yaml"):
-        old = yaml.safe_load(run.read_bytes("run.yaml")) or {}
+        old = load_yaml(run.read_bytes("run.yaml")) or {}
         if old.get("fingerprint") != fp:
             raise RecipeError(
                 f"--output {run.url} holds a run of a different recipe, inputs or limit "
@@ -146,11 +146,11 @@ def _write_run_yaml(run: RunDir, recipe: Recipe, shards: list[Shard], fp: str, i
         "fingerprint": fp,
         "recipe": recipe.to_dict(),
         "inputs": [s.path for s in shards],
-        "versions": _versions(),
+        "versions": dict(_versions()),
         "command": " ".join(sys.argv),
         **info,
     }
-    run.write_bytes("run.yaml", yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode())
+    run.write_bytes("run.yaml", dump_yaml(doc).encode())
 
 
 def _input_fields(shards: list[Shard], storage_options: dict[str, Any]) -> tuple[list[Any], list[Any]]:

@@ -76,6 +76,9 @@ STAGE_FIELDS: list[pa.Field] = [
     # per-document measures a global stage stores in mode: annotate for select to read back (stored_key)
     pa.field("paragraph_dedup__ngrams", pa.large_binary()),
     pa.field("paragraph_dedup__para_ngrams", pa.large_binary()),
+    pa.field("paragraph_dedup__para_shared", pa.large_binary()),
+    pa.field("paragraph_dedup__candidates", pa.large_binary()),
+    pa.field("quality__variants", pa.large_binary()),
     pa.field("fineweb_chars", pa.int64()),
     *[pa.field(f"fineweb_{m}_ratio", pa.float64()) for m in ("line_punct", "short_line", "char_dup", "list")],
     *[pa.field(f"c4_{m}", pa.int32()) for m in ("lorem_ipsum", "curly_bracket", "sentences", "bad_words")],
@@ -219,3 +222,12 @@ def docs_to_table(docs: list[Document], schema: pa.Schema | None = None, report:
 def table_to_docs(table: pa.Table) -> list[Document]:
     """Documents from an Arrow table (one dict per row)."""
     return table.to_pylist()
+
+
+def batch_rows(batch: pa.RecordBatch) -> list[Document]:
+    """A record batch's rows as dicts: ``batch.to_pylist()``, ~1.3x faster (columns converted, then zipped)."""
+    cols = batch.to_pydict()
+    if not cols:
+        return [{} for _ in range(batch.num_rows)]
+    names = list(cols)
+    return [dict(zip(names, values)) for values in zip(*cols.values())]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from curate.annotate import stored_key
+from curate.annotate import stored_key, text_variants
 from curate.quality.model import load_model, predict_positive, resolve_model_path, resolve_positive_label
 from curate.rundir import StageDir
 from curate.schema import Document
@@ -27,6 +27,7 @@ from filters.percentile import load_scores, top_fraction_threshold
 __all__ = ["Quality", "top_fraction_threshold"]
 
 THRESHOLD_FILE = "threshold.json"
+VARIANT_DTYPE = np.dtype([("key", "<u8"), ("score", "<f4")])  # quality__variants: stored_key as uint64, score
 
 
 @register("quality")
@@ -47,10 +48,12 @@ class Quality(GlobalStage):
     ``mode: annotate`` it also writes ``quality__key`` (:func:`curate.annotate.stored_key` of the text and the
     model), and a document that carries a matching key is not scored again: ``curate select`` re-scores only
     the documents whose text changed after annotation (a paragraph dedup before it removed some paragraphs).
+    It also stores ``quality__variants``, the scores of the texts such a dedup may leave
+    (:func:`curate.annotate.text_variants`), so that a select finds most of those scores too.
     """
 
     columns = ("quality_score",)
-    measures = ("quality__key",)
+    measures = ("quality__key", "quality__variants")
 
     def __init__(
         self,
@@ -101,21 +104,42 @@ class Quality(GlobalStage):
         return out
 
     def process_batch(self, docs: list[Document]) -> list[str | None]:
-        todo = [d for d in docs if not self._stored(d)]
+        todo = []
+        for d in docs:
+            if (s := self._stored(d)) is None:
+                todo.append(d)
+            else:
+                d["quality_score"] = s
         for d, s in zip(todo, self.score([d["text"] for d in todo])):
             d["quality_score"] = s
         # float32, the dtype the score is stored in: a stored score and a fresh one decide alike
         below = [self.threshold is not None and np.float32(d["quality_score"]) < self.threshold for d in docs]
         return ["quality_below_threshold" if b else None for b in below]
 
-    def _stored(self, doc: Document) -> bool:
+    def _stored(self, doc: Document) -> float | None:
+        """The score an annotating run stored for this very text and model: of the text it saw, or of one of
+        the texts a later paragraph dedup may leave (``quality__variants``); None when there is none."""
         key = doc.get(self.measures[0])
-        return key is not None and doc.get("quality_score") is not None and key == stored_key(doc["text"], self._salt)
+        if key is None:
+            return None
+        now = stored_key(doc["text"], self._salt)
+        if key == now and doc.get("quality_score") is not None:
+            return doc["quality_score"]
+        if raw := doc.get(self.measures[1]):
+            v = np.frombuffer(raw, VARIANT_DTYPE)
+            hit = v["score"][v["key"] == np.uint64(int(now, 16))]
+            if len(hit):
+                return float(hit[0])
+        return None
 
     def annotate_batch(self, docs: list[Document]) -> list[str | None]:
         reasons = self.process_batch(docs)
-        for d in docs:
+        variants = [text_variants(d) for d in docs]
+        scores = iter(self.score([v for vs in variants for v in vs]))
+        for d, vs in zip(docs, variants):
             d[self.measures[0]] = stored_key(d["text"], self._salt)
+            rows = [(int(stored_key(v, self._salt), 16), next(scores)) for v in vs]
+            d[self.measures[1]] = np.array(rows, VARIANT_DTYPE).tobytes() if rows else None
         return reasons
 
     def collect(self, docs: list[Document]) -> Any:

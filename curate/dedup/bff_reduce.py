@@ -3,7 +3,8 @@ module-level function per Ray task, and the files they share.
 
 Layout (``global/PP-paragraph_dedup/``)::
 
-    collect/part-NNNNN.parquet          id, ngram_count, para_ngrams (per paragraph), ngrams (uint64)
+    collect/part-NNNNN.parquet          id, ngram_count, para_ngrams (per paragraph), para_hashes (how many
+                                        of the paragraph's n-grams ngrams lists), ngrams (uint64)
     partitions.json                     the partition count P (files of another count are not reused)
     buckets/pPPPPP/part-NNNNN.parquet   hash, pos: shard NNNNN's n-grams of partition P (pos = shard<<40 | para)
     buckets/done/part-NNNNN.json        shard NNNNN is scattered (written after its P files)
@@ -13,6 +14,13 @@ Layout (``global/PP-paragraph_dedup/``)::
     decided/rKK/part-NNNNN.parquet      id, removed (paragraph indices), seen, ngrams, drop: per document
     rounds/rKK-QQQQQ.json               bucket Q finished round K (changed / removed counts)
     summary.json                        the final round and the counts (what ``apply`` reads first)
+    shared/pPPPPP/part-QQQQQ.parquet    pos, hash, count: partition P's repeated occurrences in the shards of
+                                        bucket Q, sorted by pos (``mode: annotate`` only: what it stores)
+
+``ngrams`` may list only some of a paragraph's n-grams (``para_hashes`` of its ``para_ngrams``): an annotated
+run stores only the n-grams that two or more of its paragraphs hold (:func:`shared_split`), since one that a
+single paragraph holds is never seen, in any subset of those documents. ``para_ngrams``, the denominators, are
+always complete.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ COLLECT_SCHEMA = pa.schema(
         pa.field("id", pa.string()),
         pa.field("ngram_count", pa.int32()),
         pa.field("para_ngrams", pa.list_(pa.int32())),
+        pa.field("para_hashes", pa.list_(pa.int32())),
         pa.field("ngrams", pa.list_(pa.uint64())),
     ]
 )
@@ -63,8 +72,8 @@ def scatter(sdir: StageDir, shard: int, parts: int) -> float:
     if sdir.exists(done):
         return peak_mb()
     outs = [sdir.shard_file(f"buckets/p{p:05d}", shard) for p in range(parts)]
-    t = collected(sdir, shard, ["para_ngrams", "ngrams"])
-    per_para = flat(t.column("para_ngrams"), np.int64)
+    t = collected(sdir, shard, ["para_hashes", "ngrams"])
+    per_para = flat(t.column("para_hashes"), np.int64)
     h = flat(t.column("ngrams"), np.uint64)
     pos = (np.uint64(shard) << np.uint64(SHARD_SHIFT)) | np.repeat(
         np.arange(len(per_para), dtype=np.uint64), per_para
@@ -117,6 +126,44 @@ def repeated(sdir: StageDir, shards: list[int], part: int) -> dict[str, Any]:
     }
     sdir.write_json(meta, stats)
     return stats
+
+
+def shared_split(sdir: StageDir, part: int, parts: int) -> dict[str, Any]:
+    """Partition P's repeated occurrences, split by the decide bucket of their shard (shard % P) and sorted by
+    position: what an annotating run's apply pass stores per document (:func:`load_shared`)."""
+    done = f"shared/p{part:05d}/done.json"
+    if sdir.exists(done):
+        return sdir.read_json(done)
+    t = sdir.read_table(sdir.shard_file("dups", part))
+    h, pos = uint64_column(t, "hash"), uint64_column(t, "pos")
+    count = t.column("count").to_numpy(zero_copy_only=False).astype(np.int32)
+    order = np.argsort(pos, kind="stable")
+    h, pos, count = h[order], pos[order], count[order]
+    bucket = ((pos >> np.uint64(SHARD_SHIFT)) % np.uint64(parts)).astype(np.int64)
+    for q in range(parts):
+        sel = bucket == q
+        sdir.write_table(
+            f"shared/p{part:05d}/part-{q:05d}.parquet", pa.table({"pos": pos[sel], "hash": h[sel], "count": count[sel]})
+        )
+    stats = {"occurrences": int(count.sum()), "peak_rss_mb": peak_mb()}
+    sdir.write_json(done, stats)
+    return stats
+
+
+def load_shared(sdir: StageDir, shard: int, parts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shard NNNNN's repeated occurrences: (paragraph ordinal, hash, count), sorted by ordinal."""
+    q = shard % parts
+    ps, hs, cs = [], [], []
+    for p in range(parts):
+        t = sdir.read_table(f"shared/p{p:05d}/part-{q:05d}.parquet")
+        pos = uint64_column(t, "pos")
+        sel = (pos >> np.uint64(SHARD_SHIFT)) == np.uint64(shard)
+        ps.append(pos[sel] & _ORDINAL)
+        hs.append(uint64_column(t, "hash")[sel])
+        cs.append(t.column("count").to_numpy(zero_copy_only=False)[sel])
+    pos, h, c = np.concatenate(ps), np.concatenate(hs), np.concatenate(cs).astype(np.int64)
+    order = np.argsort(pos, kind="stable")
+    return pos[order].astype(np.int64), h[order], c[order]
 
 
 def removed_positions(sdir: StageDir, rnd: int) -> np.ndarray:
@@ -248,7 +295,7 @@ def load_decisions(sdir: StageDir, shard: int) -> dict[str, tuple[list[int], boo
     )
 
 
-_DERIVED = ("buckets", "dups", "seen", "removed", "decided", "rounds")
+_DERIVED = ("buckets", "dups", "seen", "removed", "decided", "rounds", "shared")
 
 
 def check_partitions(sdir: StageDir, parts: int) -> None:

@@ -46,6 +46,7 @@ The reduce jobs and the files they write (``global/PP-paragraph_dedup/``) are in
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from typing import Any
@@ -54,7 +55,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from curate.annotate import stored_key
+from curate.annotate import TEXT_VARIANTS, stored_key
 from curate.dedup.bff_reduce import (
     COLLECT_SCHEMA,
     SHARD_SHIFT,
@@ -62,11 +63,14 @@ from curate.dedup.bff_reduce import (
     collected,
     decide_round,
     load_decisions,
+    load_shared,
     repeated,
     scatter,
     seen_counts,
+    shared_split,
 )
 from curate.dedup.workfiles import ShardCache
+from curate.executor import LocalExecutor
 from curate.rundir import StageDir
 from curate.schema import Document
 from curate.stage import GlobalStage, register
@@ -149,7 +153,32 @@ def _token_hashes(words: list[str]) -> np.ndarray:
     )
 
 
-# --- reduce jobs (module-level: Ray tasks) ----------------------------------------------------------------
+def remove_paragraphs(text: str, gone: set[int]) -> str:
+    """The text without the paragraphs numbered in ``gone`` (each goes with the newline before it)."""
+    return "".join(("\n" if k else "") + p for k, p in enumerate(text.split("\n")) if k not in gone)
+
+
+def _collect_table(ids: list[str], rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pa.Table:
+    """Collected rows (COLLECT_SCHEMA) from each document's (n-grams, n-grams listed per paragraph, the
+    paragraphs' n-gram counts)."""
+
+    def lists(arrs: list[np.ndarray], dtype: Any) -> pa.ListArray:
+        off = np.concatenate([[0], np.cumsum([len(a) for a in arrs])]).astype(np.int32)
+        values = np.concatenate(arrs).astype(dtype, copy=False) if arrs else np.zeros(0, dtype)
+        return pa.ListArray.from_arrays(pa.array(off), pa.array(values))
+
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.string()),
+            "ngram_count": pa.array([len(r[0]) for r in rows], pa.int32()),
+            "para_ngrams": lists([r[2] for r in rows], np.int32),
+            "para_hashes": lists([r[1] for r in rows], np.int32),
+            "ngrams": lists([r[0] for r in rows], np.uint64),
+        },
+        schema=COLLECT_SCHEMA,
+    )
+
+
 # --- the stage --------------------------------------------------------------------------------------------
 
 
@@ -167,6 +196,9 @@ class ParagraphDedup(GlobalStage):
         ngrams_per_partition: n-gram occurrences per reduce task (memory: ~53 bytes each at the peak); the
             partition count is the larger of this bound and the number of workers.
         max_rounds: cap on the rounds that solve the sequential rule exactly.
+        inline_below: with fewer n-gram occurrences than this in all, the reduce jobs run one after the other
+            in the driver, in one partition: a Ray task costs ~10-25 ms of scheduling, more than a job on a few
+            million n-grams (a select's, which reads back only the repeated ones). 0: never.
 
     Drop reasons: ``paragraph_dedup_document``, ``paragraph_dedup_empty``. Column: ``paragraphs_removed``.
     In ``mode: annotate`` it stores each document's n-grams (``paragraph_dedup__ngrams``, uint64 bytes;
@@ -175,7 +207,12 @@ class ParagraphDedup(GlobalStage):
     """
 
     columns = ("paragraphs_removed",)
-    measures = ("paragraph_dedup__ngrams", "paragraph_dedup__para_ngrams", "paragraph_dedup__key")
+    measures = (
+        "paragraph_dedup__ngrams",
+        "paragraph_dedup__para_ngrams",
+        "paragraph_dedup__para_shared",
+        "paragraph_dedup__key",
+    )
     reduce_jobs = (
         "n-grams to hash partitions (one job per shard) → repeated n-grams (one job per partition) → rounds of "
         "seen counts (per partition) and decisions (per shard bucket) until none changes → per-shard lists"
@@ -188,6 +225,7 @@ class ParagraphDedup(GlobalStage):
         threshold: float = 0.8,
         ngrams_per_partition: int = 20_000_000,
         max_rounds: int = 16,
+        inline_below: int = 4_000_000,
     ) -> None:
         if not 1 <= ngram <= len(_MULT):
             raise ValueError(f"ngram must be within [1, {len(_MULT)}]")
@@ -197,55 +235,48 @@ class ParagraphDedup(GlobalStage):
             raise ValueError("threshold must be within [0, 1)")
         if ngrams_per_partition < 1 or max_rounds < 1:
             raise ValueError("ngrams_per_partition and max_rounds must be >= 1")
+        if inline_below < 0:
+            raise ValueError("inline_below must be >= 0")
         self.ngram, self.min_ngram, self.threshold = ngram, min_ngram, threshold
         self.ngrams_per_partition, self.max_rounds = ngrams_per_partition, max_rounds
+        self.inline_below = inline_below
 
     @property
     def _salt(self) -> str:
         return f"paragraph_dedup|{self.ngram}|{self.min_ngram}"
 
-    def _ngrams(self, doc: Document) -> tuple[np.ndarray, Any]:
-        """The document's n-grams: stored by an annotating run when its key still matches, else hashed."""
-        ng, per_para, key = (doc.get(m) for m in self.measures)
+    def _ngrams(self, doc: Document) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the n-grams to look up, how many of them per paragraph, the paragraphs' n-gram counts): those an
+        annotating run stored when their key still matches (only the n-grams two of its paragraphs hold),
+        else every n-gram of the text, hashed."""
+        ng, per_para, shared, key = (doc.get(m) for m in self.measures)
         if key is not None and ng is not None and per_para is not None and key == stored_key(doc["text"], self._salt):
-            return np.frombuffer(ng, np.uint64), np.frombuffer(per_para, np.int32)
-        return document_ngrams(doc["text"], self.ngram, self.min_ngram)
+            counts = np.frombuffer(per_para, np.int32)
+            return np.frombuffer(ng, np.uint64), counts if shared is None else np.frombuffer(shared, np.int32), counts
+        h, c = document_ngrams(doc["text"], self.ngram, self.min_ngram)
+        counts = np.asarray(c, np.int32)
+        return h, counts, counts
 
-    def annotate_batch(self, docs: list[Document]) -> list[str | None]:
-        ng_col, para_col, key_col = self.measures
-        for d in docs:
-            h, c = document_ngrams(d["text"], self.ngram, self.min_ngram)
-            d[ng_col], d[para_col] = h.tobytes(), np.asarray(c, np.int32).tobytes()
-            d[key_col] = stored_key(d["text"], self._salt)
-        return [None] * len(docs)
+    def annotator(self, reason_col: str) -> GlobalStage:
+        return _AnnotateBFF(self, reason_col)
 
     def collect(self, docs: list[Document]) -> pa.Table:
-        hashes, per_para = [], []
-        for d in docs:
-            h, c = self._ngrams(d)
-            hashes.append(h)
-            per_para.append(c)
-        h_off = np.concatenate([[0], np.cumsum([len(h) for h in hashes])]).astype(np.int32)
-        p_off = np.concatenate([[0], np.cumsum([len(c) for c in per_para])]).astype(np.int32)
-        flat_h = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
-        flat_p = np.concatenate([np.asarray(c, np.int32) for c in per_para]) if per_para else np.zeros(0, np.int32)
-        return pa.table(
-            {
-                "id": pa.array([str(d["id"]) for d in docs], pa.string()),
-                "ngram_count": pa.array(np.diff(h_off), pa.int32()),
-                "para_ngrams": pa.ListArray.from_arrays(pa.array(p_off), pa.array(flat_p, pa.int32())),
-                "ngrams": pa.ListArray.from_arrays(pa.array(h_off), pa.array(flat_h, pa.uint64())),
-            },
-            schema=COLLECT_SCHEMA,
-        )
+        return _collect_table([str(d["id"]) for d in docs], [self._ngrams(d) for d in docs])
 
-    def reduce(self, sdir: StageDir, shards: list[int], executor: Any) -> dict[str, Any]:
-        shards = sorted(shards)
+    def _partitions(self, sdir: StageDir, shards: list[int], executor: Any) -> tuple[int, Any]:
+        """The partition count, and where the reduce jobs run (``executor``, or the driver when small)."""
         if shards and shards[-1] >= 1 << (64 - SHARD_SHIFT):
             raise ValueError(f"paragraph_dedup: at most {1 << (64 - SHARD_SHIFT)} shards")
         total = sum(int(collected(sdir, s, ["ngram_count"]).column(0).to_numpy().sum()) for s in shards)
+        if total < self.inline_below and not isinstance(executor, LocalExecutor):
+            executor = LocalExecutor()  # one job after the other: one partition is as fast, with fewer files
         parts = max(1, int(getattr(executor, "num_workers", 1)), math.ceil(total / self.ngrams_per_partition))
         check_partitions(sdir, parts)
+        return parts, executor
+
+    def reduce(self, sdir: StageDir, shards: list[int], executor: Any) -> dict[str, Any]:
+        shards = sorted(shards)
+        parts, executor = self._partitions(sdir, shards, executor)
         peaks = executor.map(scatter, [(sdir, s, parts) for s in shards])
         dups = executor.map(repeated, [(sdir, shards, p) for p in range(parts)])
         buckets = [[s for s in shards if s % parts == q] for q in range(parts)]
@@ -284,9 +315,111 @@ class ParagraphDedup(GlobalStage):
                 out.append("paragraph_dedup_document")
                 continue
             if removed:
-                gone = set(removed)
-                parts = d["text"].split("\n")
-                d["text"] = "".join(("\n" if k else "") + p for k, p in enumerate(parts) if k not in gone)
+                d["text"] = remove_paragraphs(d["text"], set(removed))
             d["paragraphs_removed"] = len(removed)
             out.append("paragraph_dedup_empty" if not d["text"].strip() else None)
         return out
+
+
+CANDIDATES = "paragraph_dedup__candidates"
+MAX_VARIANTS_FROM = 3  # candidates up to which every subset is a text variant (else only all of them removed)
+
+
+def _bff_variants(doc: Document) -> list[str]:
+    """The texts BFF may leave of an annotated document, at the annotating run's threshold: its candidate
+    paragraphs (more than ``threshold`` of their n-grams held by other paragraphs too) removed, every subset
+    of them for up to MAX_VARIANTS_FROM (else all of them), the texts left blank left out (BFF drops those)."""
+    raw = doc.get(CANDIDATES)
+    if not raw:
+        return []
+    cand = np.frombuffer(raw, np.int32).tolist()
+    subsets = [tuple(cand)]
+    if len(cand) <= MAX_VARIANTS_FROM:
+        subsets = [c for r in range(1, len(cand) + 1) for c in itertools.combinations(cand, r)]
+    texts = (remove_paragraphs(doc["text"], set(c)) for c in subsets)
+    return [t for t in texts if t.strip()]
+
+
+TEXT_VARIANTS.append(_bff_variants)
+
+
+class _AnnotateBFF(GlobalStage):
+    """``paragraph_dedup`` in ``mode: annotate``: keeps every document and stores, for ``curate select``, the
+    n-grams that two or more of the run's paragraphs hold (with the paragraphs' full n-gram counts and the
+    ``stored_key`` of the text). Whatever subset of these documents a select keeps, an n-gram that only one
+    of their paragraphs holds is never seen, so leaving it out changes no decision; on the bench crawl it
+    leaves ~7% of the n-grams to store, to read back and to look up."""
+
+    reduce_jobs = "n-grams to hash partitions → repeated n-grams → split by shard (what each document stores)"
+
+    def __init__(self, inner: ParagraphDedup, reason_col: str) -> None:
+        self.inner = inner
+        self.reason_col = reason_col
+        self.columns = (*inner.columns, *inner.measures, CANDIDATES, reason_col)  # type: ignore[misc]
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.inner.name
+
+    def params(self) -> dict[str, Any]:
+        return self.inner.params()
+
+    def collect(self, docs: list[Document]) -> pa.Table:
+        rows = []
+        for d in docs:
+            h, c = document_ngrams(d["text"], self.inner.ngram, self.inner.min_ngram)
+            counts = np.asarray(c, np.int32)
+            rows.append((h, counts, counts))
+        return _collect_table([str(d["id"]) for d in docs], rows)
+
+    def reduce(self, sdir: StageDir, shards: list[int], executor: Any) -> dict[str, Any]:
+        shards = sorted(shards)
+        parts, executor = self.inner._partitions(sdir, shards, executor)
+        peaks = executor.map(scatter, [(sdir, s, parts) for s in shards])
+        dups = executor.map(repeated, [(sdir, shards, p) for p in range(parts)])
+        split = executor.map(shared_split, [(sdir, p, parts) for p in range(parts)])
+        summary = {
+            "stage": self.name,
+            "mode": "annotate",
+            "partitions": parts,
+            "ngrams": sum(d["ngrams"] for d in dups),
+            "distinct_ngrams": sum(d["distinct"] for d in dups),
+            "stored_ngrams": sum(s["occurrences"] for s in split),
+            "reduce_peak_rss_mb": round(max([*peaks, *(d["peak_rss_mb"] for d in dups), *(s["peak_rss_mb"] for s in split)]), 1),
+        }
+        sdir.write_json("summary.json", summary)
+        return summary
+
+    def apply(self, docs: list[Document], shard: int, sdir: StageDir) -> list[str | None]:
+        rows = _CACHE.get((sdir.url, shard, "shared"), lambda: _shared_rows(sdir, shard))
+        ng_col, para_col, shared_col, key_col = self.inner.measures
+        for d in docs:
+            first, counts, pos, h, c = rows[str(d["id"])]
+            d[ng_col] = np.repeat(h, c).tobytes()
+            d[para_col] = counts.tobytes()
+            shared = np.bincount(pos - first, weights=c, minlength=len(counts)).astype(np.int32)
+            d[shared_col] = shared.tobytes()
+            with np.errstate(divide="ignore", invalid="ignore"):  # the paragraphs a select may find seen
+                d[CANDIDATES] = np.flatnonzero((counts > 0) & (shared / counts > self.inner.threshold)).astype(
+                    np.int32).tobytes()
+            d[key_col] = stored_key(d["text"], self.inner._salt)
+            d[self.reason_col] = None
+        return [None] * len(docs)
+
+
+def _shared_rows(sdir: StageDir, shard: int) -> dict[str, tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """id → (its first paragraph's ordinal in the shard, its paragraphs' n-gram counts, and its repeated
+    occurrences: ordinals, hashes, counts), from the shard's collected rows and ``shared/``."""
+    parts = sdir.read_json("partitions.json")["parts"]
+    pos, h, c = load_shared(sdir, shard, parts)
+    t = collected(sdir, shard, ["id", "para_ngrams"])
+    lists = t.column("para_ngrams").combine_chunks() if t.num_rows else pa.array([], pa.list_(pa.int32()))
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    offsets -= offsets[0] if len(offsets) else 0
+    counts = lists.flatten().to_numpy(zero_copy_only=False).astype(np.int32)
+    cut = np.searchsorted(pos, offsets)
+    return {
+        i: (int(offsets[k]), counts[offsets[k] : offsets[k + 1]], pos[cut[k] : cut[k + 1]], h[cut[k] : cut[k + 1]],
+            c[cut[k] : cut[k + 1]])
+        for k, i in enumerate(t.column("id").to_pylist())
+    }

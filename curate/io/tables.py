@@ -28,7 +28,7 @@ import zstandard
 
 from curate.errors import ShardError
 from curate.io.payload import CORRUPT, MALFORMED, TRUNCATED, _Prefixed
-from curate.schema import Document
+from curate.schema import Document, batch_rows
 
 BAD_JSON = "read_bad_json"
 NO_TEXT = "read_no_text"
@@ -217,7 +217,7 @@ def _may_pass(e: OSError) -> bool:
 def _batch_rows(batch) -> Iterator[dict | None]:  # noqa: ANN001 - a pyarrow RecordBatch
     """The batch's rows as dicts; a row whose values cannot be converted is None (the others are kept)."""
     try:
-        yield from batch.to_pylist()
+        yield from batch_rows(batch)
         return
     except (UnicodeDecodeError, ValueError, ArithmeticError):
         pass

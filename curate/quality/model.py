@@ -6,7 +6,6 @@ Training (``curate quality train``), evaluation (``curate quality eval``) and th
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,6 @@ NEGATIVE_LABEL = "__label__cc"
 _POSITIVE_NAMES = {"hq", "1", "pos", "positive", "high", "good", "wiki", "keep", "true"}
 _NEGATIVE_NAMES = {"cc", "0", "neg", "negative", "low", "bad", "lq", "drop", "false"}
 
-_WS = re.compile(r"[ \t\r\n\v\f]+")  # exactly the separators fastText splits on (besides NUL)
-
 
 def preprocess(text: str) -> str:
     """DCLM's scoring preprocessing: strip, join the lines with spaces; then collapse runs of whitespace.
@@ -29,7 +26,15 @@ def preprocess(text: str) -> str:
     collapsing runs of it changes no token (Unicode spaces such as NBSP are left alone: fastText keeps them
     inside tokens). No lowercasing: DCLM's released model sees cased text, and so must any model here.
     """
-    return _WS.sub(" ", " ".join(text.strip().splitlines())).strip()
+    # re.sub(r"[ \t\r\n\v\f]+", " ", joined) in effect (those are the separators fastText splits on, besides
+    # NUL): after splitlines only spaces and tabs are left of them, and str.replace collapses their runs ~3x
+    # faster than the regex substitution (tests/quality/test_quality.py checks that the two agree)
+    out = " ".join(text.strip().splitlines())
+    if "\t" in out:
+        out = out.replace("\t", " ")
+    while "  " in out:
+        out = out.replace("  ", " ")
+    return out.strip()
 
 
 def resolve_model_path(model: str) -> Path:

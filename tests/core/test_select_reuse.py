@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from curate.stage import build_stage
@@ -45,24 +46,100 @@ def test_quality_threshold_decides_on_the_stored_float32(docs):
     assert keep.process_batch([{"id": "x", "text": docs[0]["text"]}])[0] is None
 
 
+BOILER = (
+    "Copyright 2024 The Example Gazette. All rights reserved. This material may not be published, broadcast, "
+    "rewritten or redistributed without written permission."
+)
+
+
+def bff_pages() -> list[dict]:
+    """Pages of real paragraphs with planted repeats: a footer on every third page, copied pages, short pages
+    (so that a length filter before the dedup changes which copy comes first)."""
+    paras = [p for p in WIKI.read_text(encoding="utf-8").split("\n") if len(p.split()) > 40]
+    pages = []
+    for i in range(30):
+        body = paras[2 * i : 2 * i + 2] if i % 4 else paras[2 * i : 2 * i + 1]
+        pages.append("\n".join([*body, *([BOILER] if i % 3 == 0 else [])]))
+    pages += [pages[3], pages[8] + "\n" + BOILER, pages[12][:400]]  # copies, whole or in part
+    return [{"id": f"p{i:03d}", "text": t} for i, t in enumerate(pages)]
+
+
+def test_paragraph_dedup_annotates_only_shared_ngrams_and_select_decides_as_a_full_run(tmp_path):
+    from curate.annotate import select
+    from curate.dedup.paragraph import document_ngrams
+    from curate.runner import run
+
+    pages = bff_pages()
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("stages:\n  - length_filter: {min_words: 60}\n  - paragraph_dedup: {ngram: 13}\n")
+    shards = [pages[:15], pages[15:]]
+    ann = tmp_path / "ann"
+    assert run(str(recipe), [], str(ann), overrides=["recipe.mode=annotate"], executor="local", progress=False,
+               documents=shards).ok
+    stored = {r["id"]: r for f in sorted((ann / "data").glob("*.parquet")) for r in pq.read_table(f).to_pylist()}
+    assert set(stored) == {d["id"] for d in pages}  # annotate keeps every page
+
+    # what each page stores: exactly its occurrences of the n-grams that two or more paragraphs hold
+    full = {d["id"]: document_ngrams(d["text"], 13) for d in pages}
+    holders: dict[int, set] = {}
+    for pid, (h, per_para) in full.items():
+        for k, para in enumerate(np.split(h, np.cumsum(per_para)[:-1])):
+            for x in para.tolist():
+                holders.setdefault(x, set()).add((pid, k))
+    n_full = n_stored = 0
+    for pid, (h, per_para) in full.items():
+        row = stored[pid]
+        keep = [holders[x].__len__() >= 2 for x in h.tolist()]
+        want = h[np.array(keep, bool)] if len(h) else h
+        got = np.frombuffer(row["paragraph_dedup__ngrams"], np.uint64)
+        assert sorted(got.tolist()) == sorted(want.tolist()), pid
+        assert np.frombuffer(row["paragraph_dedup__para_ngrams"], np.int32).tolist() == list(per_para)
+        assert int(np.frombuffer(row["paragraph_dedup__para_shared"], np.int32).sum()) == len(want)
+        n_full, n_stored = n_full + len(h), n_stored + len(want)
+    assert 0 < n_stored < n_full / 2
+
+    # a select with other parameters keeps, and shortens, the pages a full run does
+    for sets in (["length_filter.min_words=60"], ["length_filter.min_words=150"],
+                 ["length_filter.min_words=30", "paragraph_dedup.threshold=0.5"]):
+        out = {}
+        for kind in ("select", "full"):
+            dest = tmp_path / f"{kind}-{len(out)}-{sets[0]}"
+            if kind == "select":
+                assert select(str(ann), str(recipe), str(dest), overrides=sets, executor="local", progress=False).ok
+                col = pq.read_table(dest / "global" / "01-paragraph_dedup" / "collect").to_pylist()
+                assert col and all(r["ngram_count"] == len(stored[r["id"]]["paragraph_dedup__ngrams"]) // 8
+                                   for r in col)  # what it looked up: the stored n-grams, not a new hashing
+            else:
+                assert run(str(recipe), [], str(dest), overrides=sets, executor="local", progress=False,
+                           documents=shards).ok
+            out[kind] = {r["id"]: (r["text"], r["paragraphs_removed"]) for f in sorted((dest / "data").glob("*.parquet"))
+                         for r in pq.read_table(f, columns=["id", "text", "paragraphs_removed"]).to_pylist()}
+        assert out["select"] == out["full"], sets
+        assert any(n for _, n in out["full"].values())  # the dedup removed paragraphs: a real test
+
+
 def test_paragraph_dedup_reads_back_its_stored_ngrams_while_the_key_matches(docs):
+    from curate.annotate import stored_key
+
     pd = build_stage("paragraph_dedup", {"ngram": 13})
     plain = pd.collect([{"id": d["id"], "text": d["text"]} for d in docs])
-    pd.annotate_batch(docs)
-    assert pd.collect(docs).equals(plain)  # the stored n-grams are the ones hashing gives
-    docs[0]["paragraph_dedup__ngrams"] = np.arange(3, dtype=np.uint64).tobytes()
-    docs[0]["paragraph_dedup__para_ngrams"] = np.array([3], np.int32).tobytes()
-    assert pd.collect(docs[:1]).column("ngrams").to_pylist() == [[0, 1, 2]]  # read back, not hashed
-    docs[0]["text"] += " changed"
-    assert len(pd.collect(docs[:1]).column("ngrams")[0]) > 3  # the text changed: hashed again
-    other = build_stage("paragraph_dedup", {"ngram": 8})
-    assert len(other.collect(docs[1:2]).column("ngrams")[0]) != len(plain.column("ngrams")[1])
+    d = dict(docs[0])
+    d["paragraph_dedup__ngrams"] = np.arange(3, dtype=np.uint64).tobytes()
+    d["paragraph_dedup__para_ngrams"] = np.array([40, 2, 0], np.int32).tobytes()
+    d["paragraph_dedup__para_shared"] = np.array([2, 1, 0], np.int32).tobytes()
+    d["paragraph_dedup__key"] = stored_key(d["text"], pd._salt)
+    got = pd.collect([d])
+    assert got.column("ngrams").to_pylist() == [[0, 1, 2]]  # read back, not hashed
+    assert got.column("para_ngrams").to_pylist() == [[40, 2, 0]] and got.column("para_hashes").to_pylist() == [[2, 1, 0]]
+    d["text"] += " changed"
+    assert len(pd.collect([d]).column("ngrams")[0]) > 3  # the text changed: hashed again
+    other = build_stage("paragraph_dedup", {"ngram": 8})  # another n-gram size: another key
+    d["text"] = docs[0]["text"]
+    assert len(other.collect([d]).column("ngrams")[0]) != len(plain.column("ngrams")[0])
 
 
 def test_select_names_the_columns_an_older_annotated_run_lacks(tmp_path):
     """A run annotated before a filter stored its measures: select says so before any work."""
-    import pyarrow.parquet as pq
-
     from curate.annotate import select
     from curate.errors import RecipeError
     from curate.runner import run

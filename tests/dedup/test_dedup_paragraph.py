@@ -186,11 +186,12 @@ def test_ray_run_matches_the_local_run(ray_session, tmp_path: Path, paragraphs, 
         f.write_text("".join(json.dumps(d) + "\n" for d in s), encoding="utf-8")
         inputs.append(str(f))
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("name: p\nstages:\n  - paragraph_dedup\n")
-    assert run(str(recipe), inputs, str(tmp_path / "out"), progress=False).ok
-    kept = pq.read_table(tmp_path / "out" / "data").to_pylist()
     expected = bff_oldboth([d for s in shards for d in s])
-    assert {d["id"]: d["text"] for d in kept} == {i: t for i, t in expected.items() if t is not None}
+    for inline in (0, 10**9):  # the reduce jobs as Ray tasks, then in the driver (a small reduce's default)
+        recipe.write_text(f"name: p\nstages:\n  - paragraph_dedup: {{inline_below: {inline}}}\n")
+        assert run(str(recipe), inputs, str(tmp_path / f"out{inline}"), progress=False).ok
+        kept = pq.read_table(tmp_path / f"out{inline}" / "data").to_pylist()
+        assert {d["id"]: d["text"] for d in kept} == {i: t for i, t in expected.items() if t is not None}
 
 
 def test_a_shard_left_empty_before_the_stage(paragraphs) -> None:

@@ -60,6 +60,20 @@ def test_preprocess_joins_lines_like_dclm() -> None:
     assert preprocess("") == ""
 
 
+def test_preprocess_is_dclms_join_then_one_space_for_every_run_of_ascii_whitespace() -> None:
+    """The str.replace form gives exactly the regex definition, on real crawl and book text and on the
+    separators that differ: tabs, runs, Unicode spaces kept inside tokens, line separators of splitlines."""
+    import re
+
+    def reference(text: str) -> str:
+        return re.sub(r"[ \t\r\n\v\f]+", " ", " ".join(text.strip().splitlines())).strip()
+
+    odd = ["a\x1fb", "a\xa0 b", "a\u2028b", "a\x85b", " x\n\n y\t", "a\x1cb", "\u3000a", "a\r\nb\x0bc\x0cd",
+           "a \t b", "a\t\tb", " \t a", "a  ", "\ta\t", "a" + " " * 37 + "b", "\xa0 a \xa0", "x\t\n\ty"]
+    texts = [*odd, *_jsonl(CRAWL), *_jsonl(WIKI), BOOK.read_text()]
+    assert [preprocess(t) for t in texts] == [reference(t) for t in texts]
+
+
 def test_txt_reader_groups_paragraphs() -> None:
     docs = split_paragraph_docs(BOOK.read_text(), 120)
     assert len(docs) >= 10 and all(len(d.split()) >= 30 for d in docs)
