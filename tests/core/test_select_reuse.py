@@ -64,14 +64,16 @@ def bff_pages() -> list[dict]:
     return [{"id": f"p{i:03d}", "text": t} for i, t in enumerate(pages)]
 
 
-def test_paragraph_dedup_annotates_only_shared_ngrams_and_select_decides_as_a_full_run(tmp_path):
+def test_paragraph_dedup_annotates_only_shared_ngrams_and_select_decides_as_a_full_run(tmp_path, monkeypatch):
+    import filters.quality
     from curate.annotate import select
     from curate.dedup.paragraph import document_ngrams
     from curate.runner import run
 
     pages = bff_pages()
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("stages:\n  - length_filter: {min_words: 60}\n  - paragraph_dedup: {ngram: 13}\n")
+    recipe.write_text("stages:\n  - length_filter: {min_words: 60}\n  - paragraph_dedup: {ngram: 13}\n"
+                      "  - quality: {model: default, keep_top_fraction: 0.6}\n")
     shards = [pages[:15], pages[15:]]
     ann = tmp_path / "ann"
     assert run(str(recipe), [], str(ann), overrides=["recipe.mode=annotate"], executor="local", progress=False,
@@ -98,24 +100,35 @@ def test_paragraph_dedup_annotates_only_shared_ngrams_and_select_decides_as_a_fu
         n_full, n_stored = n_full + len(h), n_stored + len(want)
     assert 0 < n_stored < n_full / 2
 
-    # a select with other parameters keeps, and shortens, the pages a full run does
+    # the scores of the texts BFF may leave are stored with the page's own
+    assert sum(bool(r["quality__variants"]) for r in stored.values()) >= 3
+    scored: list[str] = []
+    score = filters.quality.Quality.score
+    monkeypatch.setattr(filters.quality.Quality, "score", lambda self, texts: scored.extend(texts) or score(self, texts))
+
+    # a select with other parameters keeps, shortens and scores the pages a full run does
     for sets in (["length_filter.min_words=60"], ["length_filter.min_words=150"],
                  ["length_filter.min_words=30", "paragraph_dedup.threshold=0.5"]):
         out = {}
         for kind in ("select", "full"):
             dest = tmp_path / f"{kind}-{len(out)}-{sets[0]}"
             if kind == "select":
+                scored.clear()
                 assert select(str(ann), str(recipe), str(dest), overrides=sets, executor="local", progress=False).ok
+                n_scored = len(scored)
                 col = pq.read_table(dest / "global" / "01-paragraph_dedup" / "collect").to_pylist()
                 assert col and all(r["ngram_count"] == len(stored[r["id"]]["paragraph_dedup__ngrams"]) // 8
                                    for r in col)  # what it looked up: the stored n-grams, not a new hashing
             else:
                 assert run(str(recipe), [], str(dest), overrides=sets, executor="local", progress=False,
                            documents=shards).ok
-            out[kind] = {r["id"]: (r["text"], r["paragraphs_removed"]) for f in sorted((dest / "data").glob("*.parquet"))
-                         for r in pq.read_table(f, columns=["id", "text", "paragraphs_removed"]).to_pylist()}
+            out[kind] = {r["id"]: (r["text"], r["paragraphs_removed"], r["quality_score"])
+                         for f in sorted((dest / "data").glob("*.parquet"))
+                         for r in pq.read_table(f, columns=["id", "text", "paragraphs_removed", "quality_score"]).to_pylist()}
         assert out["select"] == out["full"], sets
-        assert any(n for _, n in out["full"].values())  # the dedup removed paragraphs: a real test
+        shortened = sum(1 for _, n, _ in out["full"].values() if n)
+        assert shortened  # the dedup removed paragraphs: a real test
+        assert n_scored < shortened  # most shortened pages found their score among the stored variants
 
 
 def test_paragraph_dedup_reads_back_its_stored_ngrams_while_the_key_matches(docs):
