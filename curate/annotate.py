@@ -22,9 +22,10 @@ exactly a full run's. The result is an ordinary run directory: ``data/``, ``reje
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
+
+import xxhash
 
 from curate.errors import RecipeError
 from curate.schema import Document
@@ -52,7 +53,9 @@ def stored_key(text: str, salt: str) -> str:
     measure only where the key still matches: the text unchanged (a global text modifier before it, run for
     real in select, may have changed it) and the same model and parameters. Elsewhere it measures again.
     """
-    h = hashlib.blake2b(salt.encode(), digest_size=8)
+    # xxh3: ~10x faster than blake2b on page text; a key only tells a changed text (or model) from the same one
+    h = xxhash.xxh3_64(salt.encode())
+    h.update(b"\0")
     h.update(text.encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
@@ -133,6 +136,8 @@ class Decide(Stage):
         self.params_ = dict(params or {})
         self._inner = build_stage(stage, self.params_)
 
+    mutates = False  # it reads stored columns, never changes a document
+
     @property
     def name(self) -> str:  # type: ignore[override]
         return self.stage
@@ -147,6 +152,8 @@ class Decide(Stage):
 @register("select_replay")
 class Replay(Stage):
     """Select's stand-in for an annotated stage that cannot re-decide: the reason it recorded."""
+
+    mutates = False
 
     def __init__(self, stage: str, column: str) -> None:
         self.stage = stage

@@ -121,7 +121,8 @@ class _Rejected:
 
 
 def run_stage(
-    fn: Any, name: str, docs: list[Document], st: StageStats, rejected: _Rejected, errors: list[str]
+    fn: Any, name: str, docs: list[Document], st: StageStats, rejected: _Rejected, errors: list[str],
+    mutates: bool = True,
 ) -> list[Document]:
     """Run one stage's batch function on ``docs``; return the kept ones.
 
@@ -131,7 +132,7 @@ def run_stage(
     st.docs_in += len(docs)
     st.chars_in += _text_len(docs)
     t = time.perf_counter()
-    originals = [copy.copy(d) for d in docs]
+    originals = [copy.copy(d) for d in docs] if mutates else docs
     try:
         results = fn(docs)
         if len(results) != len(docs):
@@ -268,7 +269,7 @@ def run_map_pass(task: ShardTask) -> ShardResult:
             for s, st in zip(mp.stages, stage_stats):
                 if not docs:
                     break
-                docs = run_stage(s.process_batch, st.name, docs, st, rejected, errors)
+                docs = run_stage(s.process_batch, st.name, docs, st, rejected, errors, s.mutates)
             if mp.collects is not None and docs:
                 docs = run_stage(mp.collects.process_batch, g_stats.name, docs, g_stats, rejected, errors)
                 if docs:

@@ -198,9 +198,14 @@ def docs_to_table(docs: list[Document], schema: pa.Schema | None = None, report:
                     columns[k] = v
         schema = schema_for(columns, columns)
     names = set(schema.names)
-    unknown: set[str] = set()
-    for d in docs:
-        unknown.update(k for k in d if k not in names and not k.startswith(TRANSIENT_PREFIX))
+    unknown = {k for k in set().union(*docs) - names if not k.startswith(TRANSIENT_PREFIX)}
+    with_extra = EXTRA_FIELD.name in names and bool(unknown)
+    if not with_extra:
+        try:  # the fast path: every value converts as it is (~2x faster than column by column)
+            table = pa.Table.from_pylist(docs, schema=schema)
+            return (table, unknown) if report else table
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, UnicodeEncodeError, OverflowError):
+            pass
     arrays = []
     for f in schema:
         if f.name == EXTRA_FIELD.name and unknown:

@@ -47,6 +47,9 @@ class BaseStage:
     requires: ClassVar[tuple[str, ...]] = ()
     #: Whether the stage reads ``text`` (a WARC record has none before ``extract``).
     needs_text: ClassVar[bool] = True
+    #: Whether the stage may change the documents it is given (the engine then keeps copies of a batch, to
+    #: retry it document by document on unchanged ones if it raises). A stage that only reads says False.
+    mutates: ClassVar[bool] = True
     _params: dict[str, Any]
 
     def params(self) -> dict[str, Any]:

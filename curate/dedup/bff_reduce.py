@@ -66,18 +66,23 @@ def collected(sdir: StageDir, shard: int, columns: list[str]) -> pa.Table:
     return COLLECT_SCHEMA.empty_table().select(columns)
 
 
+def _positions(t: pa.Table, shard: int) -> tuple[np.ndarray, np.ndarray]:
+    """A shard's listed n-grams and their positions (shard << 40 | paragraph ordinal in the shard)."""
+    per_para = flat(t.column("para_hashes"), np.int64)
+    h = flat(t.column("ngrams"), np.uint64)
+    pos = (np.uint64(shard) << np.uint64(SHARD_SHIFT)) | np.repeat(
+        np.arange(len(per_para), dtype=np.uint64), per_para
+    )
+    return h, pos
+
+
 def scatter(sdir: StageDir, shard: int, parts: int) -> float:
     """Shard NNNNN's n-grams → one file per hash partition, with their position in the fixed order."""
     done = f"buckets/done/part-{shard:05d}.json"  # written after the shard's P files: one look-up to skip
     if sdir.exists(done):
         return peak_mb()
     outs = [sdir.shard_file(f"buckets/p{p:05d}", shard) for p in range(parts)]
-    t = collected(sdir, shard, ["para_hashes", "ngrams"])
-    per_para = flat(t.column("para_hashes"), np.int64)
-    h = flat(t.column("ngrams"), np.uint64)
-    pos = (np.uint64(shard) << np.uint64(SHARD_SHIFT)) | np.repeat(
-        np.arange(len(per_para), dtype=np.uint64), per_para
-    )
+    h, pos = _positions(collected(sdir, shard, ["para_hashes", "ngrams"]), shard)
     part = (h % np.uint64(parts)).astype(np.int64)
     order = np.argsort(part, kind="stable")
     bounds = np.searchsorted(part[order], np.arange(parts + 1))
@@ -102,6 +107,16 @@ def repeated(sdir: StageDir, shards: list[int], part: int) -> dict[str, Any]:
     h = np.concatenate(hs) if hs else np.zeros(0, np.uint64)
     pos = np.concatenate(ps) if ps else np.zeros(0, np.uint64)
     del hs, ps
+    h, pos, count, stats = _repeated(h, pos)
+    sdir.write_table(sdir.shard_file("dups", part), pa.table({"hash": h, "pos": pos, "count": count}))
+    stats["peak_rss_mb"] = peak_mb()
+    sdir.write_json(meta, stats)
+    return stats
+
+
+def _repeated(h: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """The occurrences of the hashes found in >= 2 paragraphs: (hash, pos, count in the paragraph), sorted by
+    hash then position, and counts."""
     order = np.lexsort((pos, h))
     h, pos = h[order], pos[order]
     del order
@@ -115,17 +130,8 @@ def repeated(sdir: StageDir, shards: list[int], part: int) -> dict[str, Any]:
     first[1:] = h[1:] != h[:-1]
     gid = np.cumsum(first) - 1
     keep = np.bincount(gid)[gid] >= 2 if len(h) else np.zeros(0, bool)
-    sdir.write_table(
-        sdir.shard_file("dups", part), pa.table({"hash": h[keep], "pos": pos[keep], "count": count[keep]})
-    )
-    stats = {
-        "ngrams": int(n),
-        "distinct": int(first.sum()),
-        "dup_rows": int(keep.sum()),
-        "peak_rss_mb": peak_mb(),
-    }
-    sdir.write_json(meta, stats)
-    return stats
+    stats = {"ngrams": int(n), "distinct": int(first.sum()), "dup_rows": int(keep.sum())}
+    return h[keep], pos[keep], count[keep], stats
 
 
 def shared_split(sdir: StageDir, part: int, parts: int) -> dict[str, Any]:
@@ -174,16 +180,12 @@ def removed_positions(sdir: StageDir, rnd: int) -> np.ndarray:
     return np.sort(np.concatenate(arrs)) if arrs else np.zeros(0, np.uint64)
 
 
-def seen_counts(sdir: StageDir, part: int, parts: int, rnd: int) -> float:
-    """Seen n-grams per paragraph from partition P in round K: an occurrence is seen when a kept paragraph
-    before it (round K-1's removals) holds the same hash."""
-    done = f"seen/r{rnd:02d}/p{part:05d}/done.json"
-    if sdir.exists(done):
-        return peak_mb()
-    t = sdir.read_table(sdir.shard_file("dups", part))
-    h, pos = uint64_column(t, "hash"), uint64_column(t, "pos")
-    count = t.column("count").to_numpy(zero_copy_only=False).astype(np.int64)
-    removed = removed_positions(sdir, rnd - 1)
+def _seen(
+    h: np.ndarray, pos: np.ndarray, count: np.ndarray, removed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seen n-grams per paragraph (positions, counts) from repeated occurrences sorted by hash then position:
+    an occurrence is seen when a paragraph before it that is not in ``removed`` (sorted) holds the hash."""
+    count = count.astype(np.int64)
     cand = pos  # positions an occurrence can be seen from: the kept paragraphs'
     if len(removed):
         gone = removed[np.minimum(np.searchsorted(removed, pos), len(removed) - 1)] == pos
@@ -194,16 +196,97 @@ def seen_counts(sdir: StageDir, part: int, parts: int, rnd: int) -> float:
     first_kept = np.minimum.reduceat(cand, starts) if len(starts) else np.zeros(0, np.uint64)
     seen = pos > first_kept[np.cumsum(first) - 1]
     upos, inv = np.unique(pos[seen], return_inverse=True)
-    useen = np.bincount(inv, weights=count[seen], minlength=len(upos)).astype(np.int32)
+    return upos, np.bincount(inv, weights=count[seen], minlength=len(upos)).astype(np.int64)
+
+
+def seen_counts(sdir: StageDir, part: int, parts: int, rnd: int) -> float:
+    """Seen n-grams per paragraph from partition P in round K: an occurrence is seen when a kept paragraph
+    before it (round K-1's removals) holds the same hash."""
+    done = f"seen/r{rnd:02d}/p{part:05d}/done.json"
+    if sdir.exists(done):
+        return peak_mb()
+    t = sdir.read_table(sdir.shard_file("dups", part))
+    h, pos = uint64_column(t, "hash"), uint64_column(t, "pos")
+    count = t.column("count").to_numpy(zero_copy_only=False)
+    upos, useen = _seen(h, pos, count, removed_positions(sdir, rnd - 1))
     bucket = ((upos >> np.uint64(SHARD_SHIFT)) % np.uint64(parts)).astype(np.int64)
     for q in range(parts):
         sel = bucket == q
         sdir.write_table(
             f"seen/r{rnd:02d}/p{part:05d}/part-{q:05d}.parquet",
-            pa.table({"pos": upos[sel], "seen": useen[sel]}),
+            pa.table({"pos": upos[sel], "seen": useen[sel].astype(np.int32)}),
         )
     sdir.write_json(done, {"paragraphs": int(len(upos))})
     return peak_mb()
+
+
+_TOTALS = ("documents", "paragraphs", "ngrams", "seen_ngrams", "removed_paragraphs", "dropped")
+
+
+def _decide_shard(
+    t: pa.Table, shard: int, upos: np.ndarray, useen: np.ndarray, threshold: float
+) -> tuple[pa.Table, np.ndarray, dict[str, int]]:
+    """One shard's decisions from the seen counts (``upos`` sorted, any shards): its ``decided`` rows (id,
+    removed paragraph indices, seen, ngrams, drop), the ordinals of the paragraphs it removes, and counts."""
+    lists = t.column("para_ngrams").combine_chunks() if t.num_rows else pa.array([], pa.list_(pa.int32()))
+    per_para = flat(t.column("para_ngrams"), np.int64)
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    offsets -= offsets[0]
+    seen = np.zeros(len(per_para), np.int64)
+    lo, hi = np.searchsorted(upos, np.array([shard, shard + 1], np.uint64) << np.uint64(SHARD_SHIFT))
+    seen[(upos[lo:hi] & _ORDINAL).astype(np.int64)] = useen[lo:hi]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gone = (per_para > 0) & (seen / per_para > threshold)
+    doc_n = np.add.reduceat(per_para, offsets[:-1]) if t.num_rows else np.zeros(0, np.int64)
+    doc_seen = np.add.reduceat(seen, offsets[:-1]) if t.num_rows else np.zeros(0, np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drop = (doc_n > 0) & (doc_seen / doc_n > threshold)
+    idx = np.flatnonzero(gone)
+    doc_of = np.searchsorted(offsets, idx, side="right") - 1
+    rem_offsets = np.searchsorted(idx, offsets)  # removed paragraphs per document, as list offsets
+    removed = pa.ListArray.from_arrays(
+        pa.array(rem_offsets, pa.int32()), pa.array(idx - offsets[doc_of], pa.int32())
+    )
+    decided = pa.table(
+        {"id": t.column("id"), "removed": removed, "seen": doc_seen.astype(np.int32),
+         "ngrams": doc_n.astype(np.int32), "drop": drop}
+    )
+    counts = {"documents": t.num_rows, "paragraphs": len(per_para), "ngrams": int(per_para.sum()),
+              "seen_ngrams": int(seen.sum()), "removed_paragraphs": len(idx), "dropped": int(drop.sum())}
+    return decided, idx, counts
+
+
+def reduce_in_memory(sdir: StageDir, shards: list[int], threshold: float, max_rounds: int) -> dict[str, Any]:
+    """The whole reduce in this process, for a small one: the same rules and decisions as the jobs above
+    (one partition), but only ``decided/rKK/`` of the final round is written (then ``summary.json``)."""
+    tables = {s: collected(sdir, s, ["id", "para_ngrams", "para_hashes", "ngrams"]) for s in shards}
+    pairs = [_positions(tables[s], s) for s in shards]
+    h = np.concatenate([p[0] for p in pairs]) if pairs else np.zeros(0, np.uint64)
+    pos = np.concatenate([p[1] for p in pairs]) if pairs else np.zeros(0, np.uint64)
+    h, pos, count, rep = _repeated(h, pos)
+    removed = np.zeros(0, np.uint64)
+    rnd = 0
+    while True:  # round K counts only the occurrences outside round K-1's removed paragraphs
+        upos, useen = _seen(h, pos, count, removed)
+        out = {s: _decide_shard(tables[s], s, upos, useen, threshold) for s in shards}
+        now = [(np.uint64(s) << np.uint64(SHARD_SHIFT)) | out[s][1].astype(np.uint64) for s in shards]
+        now = np.sort(np.concatenate(now)) if now else removed
+        converged = bool(np.array_equal(now, removed))
+        if converged or rnd + 1 == max_rounds:
+            break
+        removed, rnd = now, rnd + 1
+    for s in shards:
+        sdir.write_table(f"decided/r{rnd:02d}/part-{s:05d}.parquet", out[s][0])
+    return {
+        "round": rnd,
+        "rounds": rnd + 1,
+        "converged": converged,
+        "partitions": 1,
+        **{k: sum(out[s][2][k] for s in shards) for k in _TOTALS},
+        "distinct_ngrams": rep["distinct"],
+        "repeated_ngram_rows": rep["dup_rows"],
+        "reduce_peak_rss_mb": round(peak_mb(), 1),
+    }
 
 
 def decide_round(
@@ -220,59 +303,15 @@ def decide_round(
         ss.append(t.column("seen").to_numpy(zero_copy_only=False).astype(np.int64))
     upos, inv = np.unique(np.concatenate(ps), return_inverse=True)
     useen = np.bincount(inv, weights=np.concatenate(ss), minlength=len(upos)).astype(np.int64)
-    ushard = (upos >> np.uint64(SHARD_SHIFT)).astype(np.int64)
     removed_pos = []
-    tot = {
-        "documents": 0,
-        "paragraphs": 0,
-        "ngrams": 0,
-        "seen_ngrams": 0,
-        "removed_paragraphs": 0,
-        "dropped": 0,
-    }
+    tot = dict.fromkeys(_TOTALS, 0)
     for s in shards:
         t = collected(sdir, s, ["id", "para_ngrams"])
-        lists = t.column("para_ngrams").combine_chunks() if t.num_rows else pa.array([], pa.list_(pa.int32()))
-        per_para = flat(t.column("para_ngrams"), np.int64)
-        offsets = lists.offsets.to_numpy().astype(np.int64)
-        offsets -= offsets[0]
-        seen = np.zeros(len(per_para), np.int64)
-        sel = ushard == s
-        seen[(upos[sel] & _ORDINAL).astype(np.int64)] = useen[sel]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gone = (per_para > 0) & (seen / per_para > threshold)
-        doc_n = np.add.reduceat(per_para, offsets[:-1]) if t.num_rows else np.zeros(0, np.int64)
-        doc_seen = np.add.reduceat(seen, offsets[:-1]) if t.num_rows else np.zeros(0, np.int64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            drop = (doc_n > 0) & (doc_seen / doc_n > threshold)
-        idx = np.flatnonzero(gone)
-        doc_of = np.searchsorted(offsets, idx, side="right") - 1
-        rem_offsets = np.searchsorted(idx, offsets)  # removed paragraphs per document, as list offsets
-        removed = pa.ListArray.from_arrays(
-            pa.array(rem_offsets, pa.int32()), pa.array(idx - offsets[doc_of], pa.int32())
-        )
-        sdir.write_table(
-            f"decided/r{rnd:02d}/part-{s:05d}.parquet",
-            pa.table(
-                {
-                    "id": t.column("id"),
-                    "removed": removed,
-                    "seen": doc_seen.astype(np.int32),
-                    "ngrams": doc_n.astype(np.int32),
-                    "drop": drop,
-                }
-            ),
-        )
+        decided, idx, counts = _decide_shard(t, s, upos, useen, threshold)
+        sdir.write_table(f"decided/r{rnd:02d}/part-{s:05d}.parquet", decided)
         removed_pos.append((np.uint64(s) << np.uint64(SHARD_SHIFT)) | idx.astype(np.uint64))
-        for k, v in (
-            ("documents", t.num_rows),
-            ("paragraphs", len(per_para)),
-            ("ngrams", per_para.sum()),
-            ("seen_ngrams", seen.sum()),
-            ("removed_paragraphs", len(idx)),
-            ("dropped", drop.sum()),
-        ):
-            tot[k] += int(v)
+        for k in _TOTALS:
+            tot[k] += counts[k]
     now = np.sort(np.concatenate(removed_pos)) if removed_pos else np.zeros(0, np.uint64)
     sdir.write_table(f"removed/r{rnd:02d}/part-{q:05d}.parquet", pa.table({"pos": now}))
     before = np.zeros(0, np.uint64)

@@ -64,6 +64,7 @@ from curate.dedup.bff_reduce import (
     decide_round,
     load_decisions,
     load_shared,
+    reduce_in_memory,
     repeated,
     scatter,
     seen_counts,
@@ -155,7 +156,11 @@ def _token_hashes(words: list[str]) -> np.ndarray:
 
 def remove_paragraphs(text: str, gone: set[int]) -> str:
     """The text without the paragraphs numbered in ``gone`` (each goes with the newline before it)."""
-    return "".join(("\n" if k else "") + p for k, p in enumerate(text.split("\n")) if k not in gone)
+    parts = text.split("\n")
+    for k in sorted(gone, reverse=True):
+        del parts[k]
+    out = "\n".join(parts)
+    return "\n" + out if 0 in gone and parts else out  # the first paragraph left keeps its newline
 
 
 def _collect_table(ids: list[str], rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> pa.Table:
@@ -196,9 +201,10 @@ class ParagraphDedup(GlobalStage):
         ngrams_per_partition: n-gram occurrences per reduce task (memory: ~53 bytes each at the peak); the
             partition count is the larger of this bound and the number of workers.
         max_rounds: cap on the rounds that solve the sequential rule exactly.
-        inline_below: with fewer n-gram occurrences than this in all, the reduce jobs run one after the other
-            in the driver, in one partition: a Ray task costs ~10-25 ms of scheduling, more than a job on a few
-            million n-grams (a select's, which reads back only the repeated ones). 0: never.
+        inline_below: with fewer n-gram occurrences than this to look up, the reduce runs in the driver, in
+            memory (the same decisions, only the final ones written; ~200 MB at the bound): the jobs' files and
+            ~10-25 ms of scheduling per Ray task cost more than the work on a few million n-grams (a select's,
+            which reads back only the repeated ones). 0: always the partitioned jobs.
 
     Drop reasons: ``paragraph_dedup_document``, ``paragraph_dedup_empty``. Column: ``paragraphs_removed``.
     In ``mode: annotate`` it stores each document's n-grams (``paragraph_dedup__ngrams``, uint64 bytes;
@@ -267,15 +273,23 @@ class ParagraphDedup(GlobalStage):
         """The partition count, and where the reduce jobs run (``executor``, or the driver when small)."""
         if shards and shards[-1] >= 1 << (64 - SHARD_SHIFT):
             raise ValueError(f"paragraph_dedup: at most {1 << (64 - SHARD_SHIFT)} shards")
-        total = sum(int(collected(sdir, s, ["ngram_count"]).column(0).to_numpy().sum()) for s in shards)
-        if total < self.inline_below and not isinstance(executor, LocalExecutor):
+        total = self._total(sdir, shards)
+        if total < self.inline_below:
             executor = LocalExecutor()  # one job after the other: one partition is as fast, with fewer files
         parts = max(1, int(getattr(executor, "num_workers", 1)), math.ceil(total / self.ngrams_per_partition))
         check_partitions(sdir, parts)
         return parts, executor
 
+    @staticmethod
+    def _total(sdir: StageDir, shards: list[int]) -> int:
+        return sum(int(collected(sdir, s, ["ngram_count"]).column(0).to_numpy().sum()) for s in shards)
+
     def reduce(self, sdir: StageDir, shards: list[int], executor: Any) -> dict[str, Any]:
         shards = sorted(shards)
+        if shards and shards[-1] < 1 << (64 - SHARD_SHIFT) and self._total(sdir, shards) < self.inline_below:
+            summary = {"stage": self.name, **reduce_in_memory(sdir, shards, self.threshold, self.max_rounds)}
+            sdir.write_json("summary.json", summary)
+            return summary
         parts, executor = self._partitions(sdir, shards, executor)
         peaks = executor.map(scatter, [(sdir, s, parts) for s in shards])
         dups = executor.map(repeated, [(sdir, shards, p) for p in range(parts)])

@@ -52,8 +52,14 @@ def bff_oldboth(docs: list[dict], ngram: int = 13, threshold: float = 0.8) -> di
     return out
 
 
-def stage_output(shards: list[list[dict]], workdir: Path, workers: int = 1) -> dict[str, str | None]:
-    kept, dropped = run_global_stage(build_stage("paragraph_dedup"), shards, workdir, LocalRunner(workers))
+PARTITIONED = {"inline_below": 0}  # the reduce as its partitioned jobs, not in memory (a small reduce's default)
+
+
+def stage_output(
+    shards: list[list[dict]], workdir: Path, workers: int = 1, params: dict | None = None
+) -> dict[str, str | None]:
+    stage = build_stage("paragraph_dedup", params or {})
+    kept, dropped = run_global_stage(stage, shards, workdir, LocalRunner(workers))
     out: dict[str, str | None] = {d["id"]: d["text"] for s in kept for d in s}
     out.update({d["id"]: None for d, _ in dropped})
     return out
@@ -93,6 +99,21 @@ def test_words_are_uax29_segments(paragraphs, entries) -> None:
     assert bff_words("It's 3.14, ok.") == ["It's", "3.14", ",", "ok", "."]
 
 
+def test_remove_paragraphs_takes_each_with_the_newline_before_it() -> None:
+    from itertools import combinations
+
+    from curate.dedup.paragraph import remove_paragraphs
+
+    def by_the_rule(text: str, gone: set[int]) -> str:
+        return "".join(("\n" if k else "") + p for k, p in enumerate(text.split("\n")) if k not in gone)
+
+    for text in ["a\nb\nc", "", "\n", "a", "\n\nx\n", "a\n\nb\n"]:
+        n = text.count("\n") + 1
+        for gone in (set(c) for r in range(n + 1) for c in combinations(range(n), r)):
+            assert remove_paragraphs(text, gone) == by_the_rule(text, gone), (text, gone)
+    assert remove_paragraphs("a\nb\nc", {0}) == "\nb\nc"
+
+
 def test_short_paragraphs_have_no_ngrams(paragraphs) -> None:
     hashes, counts = document_ngrams("Home | News\n" + paragraphs[0] + "\nok")
     assert counts == [0, len(plain_words(paragraphs[0])) - 12, 0]
@@ -105,6 +126,9 @@ def test_planted_boilerplate_removed_unique_text_kept(tmp_path: Path, paragraphs
     got = stage_output(shards, tmp_path)
     order = [d for s in shards for d in s]
     assert got == bff_oldboth(order)  # exactly BFF's rules, in the (shard, row) order
+    assert not (stage_path(tmp_path, "paragraph_dedup") / "buckets").exists()  # it ran in memory
+    assert stage_output(shards, tmp_path / "jobs", 2, PARTITIONED) == got  # in memory or in jobs: the same
+    assert (stage_path(tmp_path / "jobs", "paragraph_dedup") / "buckets").is_dir()
     by_id = {d["id"]: d["text"] for d in order}
     footers = [i for i, d in by_id.items() if BOILER in d]
     first = min(footers, key=[d["id"] for d in order].index)
@@ -131,13 +155,13 @@ def test_same_output_with_one_and_two_workers_and_any_shard_split(
     tmp_path: Path, paragraphs, entries
 ) -> None:
     shards = corpus(paragraphs, entries)
-    one = stage_output(shards, tmp_path / "w1", 1)
-    two = stage_output(shards, tmp_path / "w2", 2)
-    assert one == two
+    one = stage_output(shards, tmp_path / "w1", 1, PARTITIONED)
+    two = stage_output(shards, tmp_path / "w2", 2, PARTITIONED)
+    assert one == two == stage_output(shards, tmp_path / "mem", 2)
     summary = json.loads((stage_path(tmp_path / "w2", "paragraph_dedup") / "summary.json").read_text())
     assert summary["partitions"] == 2 and summary["converged"]
     flat = [d for s in shards for d in s]
-    assert stage_output([flat[:10], flat[10:]], tmp_path / "split") == one  # same order, other shard cut
+    assert stage_output([flat[:10], flat[10:]], tmp_path / "split", 2, PARTITIONED) == one  # other shard cut
 
 
 def test_a_removed_paragraph_inserts_nothing(tmp_path: Path, paragraphs) -> None:
@@ -147,17 +171,18 @@ def test_a_removed_paragraph_inserts_nothing(tmp_path: Path, paragraphs) -> None
     w = p.split()
     tail = "and then the lobsters came back home"
     docs = docs_from([p, p + " " + tail, " ".join(w[-12:]) + " " + tail])
-    got = stage_output([docs], tmp_path)
-    assert got == bff_oldboth(docs)
-    assert got["d0001"] is None  # >80% seen: the paragraph goes, and with it the document
-    assert got["d0002"] == docs[2]["text"]  # its n-grams were only in the removed paragraph
-    summary = json.loads((stage_path(tmp_path, "paragraph_dedup") / "summary.json").read_text())
-    assert summary["converged"] and summary["rounds"] == 3
+    for params, where in ((PARTITIONED, tmp_path / "jobs"), ({}, tmp_path / "mem")):
+        got = stage_output([docs], where, 1, params)
+        assert got == bff_oldboth(docs)
+        assert got["d0001"] is None  # >80% seen: the paragraph goes, and with it the document
+        assert got["d0002"] == docs[2]["text"]  # its n-grams were only in the removed paragraph
+        summary = json.loads((stage_path(where, "paragraph_dedup") / "summary.json").read_text())
+        assert summary["converged"] and summary["rounds"] == 3
 
 
 def test_reduce_resumes_from_its_files(tmp_path: Path, paragraphs, entries) -> None:
     shards = corpus(paragraphs, entries)
-    first = stage_output(shards, tmp_path, 2)
+    first = stage_output(shards, tmp_path, 2, PARTITIONED)
     wd = stage_path(tmp_path, "paragraph_dedup")
     decided = sorted((wd / "decided").glob("r*/part-*.parquet"))
     before = [pq.read_table(p).to_pylist() for p in decided]
@@ -171,7 +196,7 @@ def test_reduce_resumes_from_its_files(tmp_path: Path, paragraphs, entries) -> N
         (wd / rel).unlink()
     from curate.testing import stage_dir
 
-    build_stage("paragraph_dedup").reduce(stage_dir(tmp_path, "paragraph_dedup"), [0, 1, 2], LocalRunner(2))
+    build_stage("paragraph_dedup", PARTITIONED).reduce(stage_dir(tmp_path, "paragraph_dedup"), [0, 1, 2], LocalRunner(2))
     assert [pq.read_table(p).to_pylist() for p in decided] == before
     assert first == bff_oldboth([d for s in shards for d in s])
 
