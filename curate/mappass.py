@@ -119,6 +119,26 @@ class _Rejected:
             self.writer.write_table(docs_to_table(self.rows, REJECTED_SCHEMA))
             self.rows = []
 
+    def add_table(self, dropped: pa.Table, stage: str, reasons: pa.Array) -> None:
+        """The rows of ``add`` for a table of dropped documents (all with their text), at once."""
+        import pyarrow.compute as pc
+
+        self.flush()
+        n = dropped.num_rows
+        text = dropped.column("text")
+        snippet = pc.utf8_slice_codeunits(text, 0, self.snippet) if self.snippet else pa.nulls(n, pa.string())
+        snippet = pc.if_else(pc.equal(pc.utf8_length(text), 0), pa.scalar(None, pa.string()), snippet)
+        cols = {
+            "id": dropped.column("id").cast(pa.string()),
+            "url": dropped.column("url") if "url" in dropped.column_names else pa.nulls(n, pa.string()),
+            "source": dropped.column("source") if "source" in dropped.column_names else pa.nulls(n, pa.string()),
+            "stage": pa.array([stage] * n, pa.string()),
+            "reason": reasons,
+            "duplicate_of": pa.nulls(n, pa.string()),
+            "text": snippet,
+        }
+        self.writer.write_table(pa.table(cols).cast(REJECTED_SCHEMA))
+
 
 def run_stage(
     fn: Any, name: str, docs: list[Document], st: StageStats, rejected: _Rejected, errors: list[str],
@@ -203,6 +223,53 @@ def _input_bytes(task: ShardTask) -> int:
         return 0
 
 
+def _columnar_apply(task: ShardTask, mp: MapPass) -> Any:
+    """The global stage whose decision is this whole pass, when it decides on Arrow columns (``apply_table``:
+    a percentile cut on a stored score); else None (the pass runs document by document)."""
+    if task.pass_index == 0 or task.documents is not None or mp.collects is not None or len(mp.stages) != 1:
+        return None
+    head = mp.stages[0]
+    return head if isinstance(head, ApplyStage) and head.columnar else None
+
+
+def _run_columnar(
+    task: ShardTask, head: ApplyStage, st: StageStats, data_w: ParquetShardWriter, rejected: _Rejected,
+    read_stats: StageStats,
+) -> float:
+    """The pass on Arrow batches: what ``run_stage`` does with the stage's ``apply`` (kept rows to data,
+    dropped ones to rejected/ with their reason and snippet, the same counts), without Python documents."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    names = task.schema.names
+    peak = _rss_mb()
+    for rel in task.input_files:
+        with task.run.fresh().open(task.run.full(rel), "rb") as f:
+            for batch in pq.ParquetFile(f).iter_batches(batch_size=BATCH_DOCS):
+                t = time.perf_counter()
+                table = pa.Table.from_batches([batch])
+                reasons = head.apply_table(table)
+                keep = pc.is_null(reasons)
+                kept, dropped = table.filter(keep), table.filter(pc.invert(keep))
+                lengths = pc.utf8_length(table.column("text"))
+                read_stats.docs_in += table.num_rows
+                read_stats.docs_out += table.num_rows
+                st.docs_in += table.num_rows
+                st.docs_out += kept.num_rows
+                st.chars_in += int(pc.sum(lengths).as_py() or 0)
+                st.chars_out += int(pc.sum(pc.filter(lengths, keep)).as_py() or 0)
+                for r, n in zip(*(reasons.value_counts().flatten()[i].to_pylist() for i in range(2))):
+                    if r is not None:
+                        st.reasons[r] += n
+                st.seconds += time.perf_counter() - t
+                if kept.num_rows:
+                    data_w.write_table(kept.select(names).cast(task.schema))
+                if dropped.num_rows:
+                    rejected.add_table(dropped, st.name, pc.filter(reasons, pc.invert(keep)))
+                peak = max(peak, _rss_mb())
+    return peak
+
+
 def _rss_mb() -> float:
     import psutil
 
@@ -253,8 +320,11 @@ def run_map_pass(task: ShardTask) -> ShardResult:
     errors: list[str] = []
     undeclared: set[str] = set()
     peak = _rss_mb()
+    columnar = _columnar_apply(task, mp)
     try:
-        for batch in _batches(_timed(_source(task), read_stats)):
+        if columnar is not None:  # no document is made: the pass is one column comparison
+            peak = _run_columnar(task, columnar, stage_stats[0], data_w, rejected, read_stats)
+        for batch in _batches(_timed(_source(task), read_stats)) if columnar is None else ():
             read_stats.docs_in += len(batch)
             docs = []
             for d in batch:

@@ -30,7 +30,7 @@ from curate.progress import Progress
 from curate.recipe import Recipe, apply_overrides, dump_yaml, load_recipe, load_yaml, validate
 from curate.rundir import RunDir
 from curate.schema import run_schema
-from curate.stage import check_requirements
+from curate.stage import ApplyStage, check_requirements
 
 VERSIONED = ("curate", "ray", "pyarrow", "fastwarc", "resiliparse", "trafilatura", "fasttext", "numpy", "torch")
 
@@ -178,8 +178,10 @@ def _intermediate_schema(schema: Any, plan: Plan, annotations: list[Any]) -> Any
     input that a stage of a later pass reads back (``quality__key``, in select), so they reach it."""
     import pyarrow as pa
 
-    later = [st for mp in plan.map_passes[1:] for st in (*mp.stages, mp.collects) if st is not None]
-    wanted = {m for st in later for m in getattr(getattr(st, "owner", st), "measures", ())}
+    # an apply stage reads its decisions from the reduce's files, not the stored measures of its owner
+    later = [st for mp in plan.map_passes[1:] for st in (*mp.stages, mp.collects)
+             if st is not None and not isinstance(st, ApplyStage)]
+    wanted = {m for st in later for m in getattr(st, "measures", ())}
     carried = [f for f in annotations if f.name in wanted]
     return pa.schema([*schema, *carried]) if carried else schema
 

@@ -178,6 +178,16 @@ class ApplyStage(Stage):
     def process_batch(self, docs: list[Document]) -> list[str | None]:
         return self.owner.apply(docs, self._shard, self._sdir)
 
+    @property
+    def columnar(self) -> bool:
+        """Whether the owner decides on Arrow columns too (``apply_table``; the engine may then run a pass
+        made of this stage alone without building documents)."""
+        return callable(getattr(self.owner, "apply_table", None))
+
+    def apply_table(self, table: Any) -> Any:
+        """The owner's ``apply_table(table, shard, sdir)``: a string array, the reason per row (null: kept)."""
+        return self.owner.apply_table(table, self._shard, self._sdir)
+
 
 # --- per-process model cache -------------------------------------------------------------------------
 

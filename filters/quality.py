@@ -175,13 +175,32 @@ class Quality(GlobalStage):
         sdir.write_json(THRESHOLD_FILE, summary)
         return summary
 
-    def apply(self, docs: list[Document], shard: int, sdir: StageDir) -> list[str | None]:
-        if self.keep_top_fraction is None:
-            return [None] * len(docs)
+    def _cut(self, sdir: StageDir) -> np.float32:
         if sdir.url not in self._cuts:
             t = sdir.read_json(THRESHOLD_FILE)["threshold"]
             self._cuts[sdir.url] = math.inf if t is None else t
-        cut = np.float32(self._cuts[sdir.url])
+        return np.float32(self._cuts[sdir.url])
+
+    def apply_table(self, table: Any, shard: int, sdir: StageDir) -> Any:
+        """``apply`` on an Arrow table whose rows all carry their ``quality_score`` (float32, as stored): the
+        reason per row, null where kept (the same float32 comparison). Every row has its score: the stage's
+        ``process_batch`` gave it one before collecting it."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = table.num_rows
+        if self.keep_top_fraction is None:
+            return pa.nulls(n, pa.string())
+        score = table.column("quality_score").cast(pa.float32())
+        if score.null_count:
+            raise ValueError("quality: a document without its score reached the percentile pass")
+        keep = pc.greater_equal(score, pa.scalar(self._cut(sdir), pa.float32()))
+        return pc.if_else(keep, pa.scalar(None, pa.string()), pa.scalar("quality_below_percentile")).combine_chunks()
+
+    def apply(self, docs: list[Document], shard: int, sdir: StageDir) -> list[str | None]:
+        if self.keep_top_fraction is None:
+            return [None] * len(docs)
+        cut = self._cut(sdir)
         missing = [d for d in docs if d.get("quality_score") is None]
         if missing:  # not expected (process_batch scored them); score rather than guess
             for d, s in zip(missing, self.score([d["text"] for d in missing])):

@@ -207,9 +207,12 @@ class ParagraphDedup(GlobalStage):
             which reads back only the repeated ones). 0: always the partitioned jobs.
 
     Drop reasons: ``paragraph_dedup_document``, ``paragraph_dedup_empty``. Column: ``paragraphs_removed``.
-    In ``mode: annotate`` it stores each document's n-grams (``paragraph_dedup__ngrams``, uint64 bytes;
-    ``paragraph_dedup__para_ngrams``, int32 bytes per paragraph) and their ``paragraph_dedup__key``
-    (:func:`curate.annotate.stored_key`), which ``curate select`` reads back instead of hashing again.
+    In ``mode: annotate`` it runs :class:`_AnnotateBFF` and stores, per document, the n-grams two or more
+    paragraphs of the run hold (``paragraph_dedup__ngrams``, uint64 bytes), every paragraph's n-gram count
+    (``paragraph_dedup__para_ngrams``) and how many of them are stored (``paragraph_dedup__para_shared``,
+    int32 bytes), the paragraphs a select may remove (``paragraph_dedup__candidates``) and the text's
+    ``paragraph_dedup__key`` (:func:`curate.annotate.stored_key`): ``curate select`` reads them back instead of
+    hashing again wherever the key matches.
     """
 
     columns = ("paragraphs_removed",)

@@ -179,6 +179,37 @@ def test_percentile_keeps_requested_fraction_across_shards(
         assert min(kept) >= max(s for s in all_scores if s < np.float32(summary["threshold"]))
 
 
+def test_the_percentile_pass_on_arrow_columns_writes_what_the_document_path_does(
+    trained: tuple[Path, dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last pass of a recipe ending with a percentile is one float32 comparison, run on Arrow batches
+    (``apply_table``): the same data/, rejected/ rows (reasons, snippets) and stats as document by document."""
+    import curate.mappass
+    from curate.runner import run
+
+    texts = _jsonl(WIKI) + _jsonl(CRAWL) + _jsonl(WIKI)[:10] + [""]  # ties at the cut, an empty text
+    docs = [{"id": str(i), "text": t, "url": f"https://e.example/{i}"} for i, t in enumerate(texts)]
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"stages:\n  - quality: {{model: {trained[0]}, keep_top_fraction: 0.3}}\n")
+    calls = []
+    columnar = curate.mappass._columnar_apply
+    monkeypatch.setattr(curate.mappass, "_columnar_apply", lambda t, mp: calls.append(columnar(t, mp)) or calls[-1])
+    outs = []
+    for name in ("columns", "documents"):
+        assert run(str(recipe), [], str(tmp_path / name), executor="local", progress=False,
+                   documents=[docs[0::2], docs[1::2]]).ok
+        outs.append({sub: sorted((r for f in sorted((tmp_path / name / sub).glob("*.parquet"))
+                                  for r in pq.read_table(f).to_pylist()), key=lambda r: r["id"])
+                     for sub in ("data", "rejected")})
+        stats = [json.loads(f.read_text()) for f in sorted((tmp_path / name / "stats").glob("*-s1.json"))]
+        outs[-1]["stats"] = [[{k: v for k, v in st.items() if k != "seconds"} for st in s["stages"]] for s in stats]
+        monkeypatch.setattr(curate.mappass, "_columnar_apply", lambda t, mp: None)
+    assert any(c is not None for c in calls)  # the first run took the column path
+    assert outs[0] == outs[1]
+    assert {r["reason"] for r in outs[0]["rejected"]} == {"quality_below_percentile"}
+    assert 0 < len(outs[0]["data"]) < len(docs)
+
+
 def test_reduce_is_resumable(trained: tuple[Path, dict], tmp_path: Path) -> None:
     docs = [{"id": str(i), "text": t} for i, t in enumerate(_jsonl(WIKI)[:10] + _jsonl(CRAWL)[:10])]
     stage = build_stage("quality", {"model": str(trained[0]), "keep_top_fraction": 0.5})
