@@ -104,7 +104,9 @@ def main() -> None:
 
     cpu: dict[str, float] = {}
 
-    pd_recipe = "name: bff\nstages:\n  - paragraph_dedup: {ngram: 13, threshold: 0.8}\n"
+    # inline_below 0: the partitioned reduce jobs, as a crawl of more than 4 M n-grams runs them (this one, with
+    # ~10^6, would otherwise reduce in memory in the driver)
+    pd_recipe = "name: bff\nstages:\n  - paragraph_dedup: {ngram: 13, threshold: 0.8, inline_below: 0}\n"
     ex_recipe = "name: exact\nstages:\n  - exact_dedup\n"
     local, t_local = one(pd_recipe, "pdedup-1", LocalExecutor(1))
     one(ex_recipe, "warm-up", "ray")  # Ray's start and its workers' imports are not the stage's cost
