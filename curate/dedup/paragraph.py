@@ -402,7 +402,9 @@ class _AnnotateBFF(GlobalStage):
             "ngrams": sum(d["ngrams"] for d in dups),
             "distinct_ngrams": sum(d["distinct"] for d in dups),
             "stored_ngrams": sum(s["occurrences"] for s in split),
-            "reduce_peak_rss_mb": round(max([*peaks, *(d["peak_rss_mb"] for d in dups), *(s["peak_rss_mb"] for s in split)]), 1),
+            "reduce_peak_rss_mb": round(
+                max([*peaks, *(d["peak_rss_mb"] for d in dups), *(s["peak_rss_mb"] for s in split)]), 1
+            ),
         }
         sdir.write_json("summary.json", summary)
         return summary

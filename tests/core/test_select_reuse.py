@@ -122,9 +122,10 @@ def test_paragraph_dedup_annotates_only_shared_ngrams_and_select_decides_as_a_fu
             else:
                 assert run(str(recipe), [], str(dest), overrides=sets, executor="local", progress=False,
                            documents=shards).ok
+            cols = ["id", "text", "paragraphs_removed", "quality_score"]
             out[kind] = {r["id"]: (r["text"], r["paragraphs_removed"], r["quality_score"])
                          for f in sorted((dest / "data").glob("*.parquet"))
-                         for r in pq.read_table(f, columns=["id", "text", "paragraphs_removed", "quality_score"]).to_pylist()}
+                         for r in pq.read_table(f, columns=cols).to_pylist()}
         assert out["select"] == out["full"], sets
         shortened = sum(1 for _, n, _ in out["full"].values() if n)
         assert shortened  # the dedup removed paragraphs: a real test
