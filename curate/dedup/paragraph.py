@@ -154,6 +154,11 @@ def _token_hashes(words: list[str]) -> np.ndarray:
     )
 
 
+def _peak(peaks: list[float], *reports: list[dict[str, Any]]) -> float:
+    """The highest peak RSS of the reduce jobs: their own peaks and those their reports carry."""
+    return round(max([*peaks, *(r["peak_rss_mb"] for rep in reports for r in rep)]), 1)
+
+
 def remove_paragraphs(text: str, gone: set[int]) -> str:
     """The text without the paragraphs numbered in ``gone`` (each goes with the newline before it)."""
     parts = text.split("\n")
@@ -316,9 +321,7 @@ class ParagraphDedup(GlobalStage):
             **{k: sum(r[k] for r in res) for k in keys},
             "distinct_ngrams": sum(d["distinct"] for d in dups),
             "repeated_ngram_rows": sum(d["dup_rows"] for d in dups),
-            "reduce_peak_rss_mb": round(
-                max([*peaks, *(d["peak_rss_mb"] for d in dups), *(r["peak_rss_mb"] for r in res)]), 1
-            ),
+            "reduce_peak_rss_mb": _peak(peaks, dups, res),
         }
         sdir.write_json("summary.json", summary)
         return summary
@@ -402,9 +405,7 @@ class _AnnotateBFF(GlobalStage):
             "ngrams": sum(d["ngrams"] for d in dups),
             "distinct_ngrams": sum(d["distinct"] for d in dups),
             "stored_ngrams": sum(s["occurrences"] for s in split),
-            "reduce_peak_rss_mb": round(
-                max([*peaks, *(d["peak_rss_mb"] for d in dups), *(s["peak_rss_mb"] for s in split)]), 1
-            ),
+            "reduce_peak_rss_mb": _peak(peaks, dups, split),
         }
         sdir.write_json("summary.json", summary)
         return summary
