@@ -8,7 +8,7 @@ rotates to ``part-NNNNN-1.parquet``, ``-2``… Row groups hold ``row_group_rows`
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa
@@ -27,6 +27,9 @@ class OutputOptions:
     row_group_rows: int = 2000
     max_shard_bytes: int = 512 * 2**20  # of text, before compression
     rejected_text_chars: int = 300  # snippet of each dropped document kept in rejected/ (0: none)
+    # files between map passes (read once, removed at the end): "auto" = uncompressed on a local disk (zstd is
+    # most of their writing), zstd level 1 on object storage (their size is transfer time); or a codec
+    intermediate_compression: str = "auto"
 
     def __post_init__(self) -> None:
         if self.compression not in ("zstd", "snappy", "gzip", "lz4", "brotli", "none"):
@@ -37,8 +40,21 @@ class OutputOptions:
             raise ValueError("row_group_rows and max_shard_bytes must be positive")
         if self.rejected_text_chars < 0:
             raise ValueError(f"rejected_text_chars must be >= 0 (0 keeps no snippet), got {self.rejected_text_chars}")
+        if self.intermediate_compression not in ("auto", "zstd", "snappy", "gzip", "lz4", "brotli", "none"):
+            raise ValueError(
+                f"intermediate_compression: unknown codec {self.intermediate_compression!r} (auto, zstd, snappy, "
+                "gzip, lz4, brotli or none)"
+            )
         if self.compression == "zstd" and not 1 <= self.compression_level <= 22:
             raise ValueError(f"compression_level must be within 1..22 for zstd, got {self.compression_level}")
+
+
+def intermediate_options(options: OutputOptions, local: bool) -> OutputOptions:
+    """How the files between map passes are written (``intermediate_compression``)."""
+    codec = options.intermediate_compression
+    if codec == "auto":
+        codec = "none" if local else "zstd"
+    return replace(options, compression=codec, compression_level=1)
 
 
 class ParquetShardWriter:

@@ -138,3 +138,33 @@ def test_a_stage_whose_package_is_missing_fails_before_any_work(tmp_path, monkey
     with pytest.raises(RecipeError, match=r"stage 'extract' needs 'trafilatura'.*pip install lxml_html_clean"):
         run("fineweb", [str(SAMPLE[0])], str(tmp_path / "out"), executor="local", progress=False)
     assert not (tmp_path / "out" / "markers").exists()
+
+
+def test_intermediate_files_are_uncompressed_on_a_local_disk_unless_the_recipe_says(tmp_path):
+    import pyarrow.parquet as pq
+
+    from curate.errors import RecipeError
+    from curate.runner import run
+
+    paras = (Path(__file__).resolve().parents[1] / "data" / "dedup" / "wikitext2_paragraphs.txt").read_text(
+        encoding="utf-8").splitlines()
+    docs = [[{"id": f"{s}-{i}", "text": paras[5 * s + i]} for i in range(5)] for s in range(2)]
+    codecs = {}
+    for setting in (None, "zstd"):
+        recipe = tmp_path / f"r-{setting}.yaml"
+        out = f"\noutput: {{intermediate_compression: {setting}}}\n" if setting else "\n"
+        recipe.write_text("stages:\n  - exact_dedup\n  - length_filter: {min_words: 3}" + out)
+        dest = tmp_path / f"run-{setting}"
+        assert run(str(recipe), [], str(dest), executor="local", progress=False, documents=docs,
+                   keep_intermediate=True).ok
+        codecs[setting] = {
+            folder: {pq.ParquetFile(f).metadata.row_group(0).column(1).compression
+                     for f in (dest / folder).glob("*.parquet")}
+            for folder in ("intermediate/s0", "data")
+        }
+    assert codecs[None] == {"intermediate/s0": {"UNCOMPRESSED"}, "data": {"ZSTD"}}
+    assert codecs["zstd"] == {"intermediate/s0": {"ZSTD"}, "data": {"ZSTD"}}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stages:\n  - exact_dedup\noutput: {intermediate_compression: zip}\n")
+    with pytest.raises(RecipeError, match="intermediate_compression"):
+        run(str(bad), [], str(tmp_path / "bad"), executor="local", progress=False, documents=docs)
