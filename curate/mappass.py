@@ -239,34 +239,30 @@ def _run_columnar(
     """The pass on Arrow batches: what ``run_stage`` does with the stage's ``apply`` (kept rows to data,
     dropped ones to rejected/ with their reason and snippet, the same counts), without Python documents."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    names = task.schema.names
     peak = _rss_mb()
-    for rel in task.input_files:
-        with task.run.fresh().open(task.run.full(rel), "rb") as f:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=BATCH_DOCS):
-                t = time.perf_counter()
-                table = pa.Table.from_batches([batch])
-                reasons = head.apply_table(table)
-                keep = pc.is_null(reasons)
-                kept, dropped = table.filter(keep), table.filter(pc.invert(keep))
-                lengths = pc.utf8_length(table.column("text"))
-                read_stats.docs_in += table.num_rows
-                read_stats.docs_out += table.num_rows
-                st.docs_in += table.num_rows
-                st.docs_out += kept.num_rows
-                st.chars_in += int(pc.sum(lengths).as_py() or 0)
-                st.chars_out += int(pc.sum(pc.filter(lengths, keep)).as_py() or 0)
-                for r, n in zip(*(reasons.value_counts().flatten()[i].to_pylist() for i in range(2))):
-                    if r is not None:
-                        st.reasons[r] += n
-                st.seconds += time.perf_counter() - t
-                if kept.num_rows:
-                    data_w.write_table(kept.select(names).cast(task.schema))
-                if dropped.num_rows:
-                    rejected.add_table(dropped, st.name, pc.filter(reasons, pc.invert(keep)))
-                peak = max(peak, _rss_mb())
+    batches = (b for rel in task.input_files for b in task.run.iter_batches(rel, BATCH_DOCS))
+    for batch in batches:
+        t = time.perf_counter()
+        table = pa.Table.from_batches([batch])
+        reasons = head.apply_table(table)
+        keep = pc.is_null(reasons)
+        kept, dropped = table.filter(keep), table.filter(pc.invert(keep))
+        lengths = pc.utf8_length(table.column("text"))
+        read_stats.docs_in += table.num_rows
+        read_stats.docs_out += table.num_rows
+        st.docs_in += table.num_rows
+        st.docs_out += kept.num_rows
+        st.chars_in += int(pc.sum(lengths).as_py() or 0)
+        st.chars_out += int(pc.sum(pc.filter(lengths, keep)).as_py() or 0)
+        counts = pc.value_counts(pc.drop_null(reasons))
+        st.reasons.update(dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist())))
+        st.seconds += time.perf_counter() - t
+        if kept.num_rows:
+            data_w.write_table(kept.select(task.schema.names).cast(task.schema))
+        if dropped.num_rows:
+            rejected.add_table(dropped, st.name, pc.filter(reasons, pc.invert(keep)))
+        peak = max(peak, _rss_mb())
     return peak
 
 
@@ -322,7 +318,8 @@ def run_map_pass(task: ShardTask) -> ShardResult:
     try:
         if columnar is not None:  # no document is made: the pass is one column comparison
             peak = _run_columnar(task, columnar, stage_stats[0], data_w, rejected, read_stats)
-        for batch in _batches(_timed(_source(task), read_stats)) if columnar is None else ():
+        batches = () if columnar is not None else _batches(_timed(_source(task), read_stats))
+        for batch in batches:
             read_stats.docs_in += len(batch)
             docs = []
             for d in batch:

@@ -167,11 +167,15 @@ class Folder:
 
         return retry_io(go, f"read {self.uri(rel)}")
 
+    def iter_batches(self, rel: str, batch_rows: int = 1024) -> Iterator[pa.RecordBatch]:
+        """Record batches of a Parquet file, streamed."""
+        with self.fresh().open(self.full(rel), "rb") as f:
+            yield from pq.ParquetFile(f).iter_batches(batch_size=batch_rows)
+
     def iter_rows(self, rel: str, batch_rows: int = 1024) -> Iterator[dict[str, Any]]:
         """Rows of a Parquet file as dicts, a batch at a time."""
-        with self.fresh().open(self.full(rel), "rb") as f:
-            for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows):
-                yield from rows_of(batch)
+        for batch in self.iter_batches(rel, batch_rows):
+            yield from rows_of(batch)
 
     # --- writing (atomic) --------------------------------------------------------------------------
 

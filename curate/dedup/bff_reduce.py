@@ -220,6 +220,14 @@ def seen_counts(sdir: StageDir, part: int, parts: int, rnd: int) -> float:
     return peak_mb()
 
 
+def paragraph_counts(t: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Collected rows' n-gram counts of every paragraph, flat, and each document's first paragraph in them
+    (one offset more than documents)."""
+    lists = t.column("para_ngrams").combine_chunks() if t.num_rows else pa.array([], pa.list_(pa.int32()))
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    return flat(t.column("para_ngrams"), np.int64), offsets - (offsets[0] if len(offsets) else 0)
+
+
 _TOTALS = ("documents", "paragraphs", "ngrams", "seen_ngrams", "removed_paragraphs", "dropped")
 
 
@@ -228,10 +236,7 @@ def _decide_shard(
 ) -> tuple[pa.Table, np.ndarray, dict[str, int]]:
     """One shard's decisions from the seen counts (``upos`` sorted, any shards): its ``decided`` rows (id,
     removed paragraph indices, seen, ngrams, drop), the ordinals of the paragraphs it removes, and counts."""
-    lists = t.column("para_ngrams").combine_chunks() if t.num_rows else pa.array([], pa.list_(pa.int32()))
-    per_para = flat(t.column("para_ngrams"), np.int64)
-    offsets = lists.offsets.to_numpy().astype(np.int64)
-    offsets -= offsets[0]
+    per_para, offsets = paragraph_counts(t)
     seen = np.zeros(len(per_para), np.int64)
     lo, hi = np.searchsorted(upos, np.array([shard, shard + 1], np.uint64) << np.uint64(SHARD_SHIFT))
     seen[(upos[lo:hi] & _ORDINAL).astype(np.int64)] = useen[lo:hi]

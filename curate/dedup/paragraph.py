@@ -64,6 +64,7 @@ from curate.dedup.bff_reduce import (
     decide_round,
     load_decisions,
     load_shared,
+    paragraph_counts,
     reduce_in_memory,
     repeated,
     scatter,
@@ -267,7 +268,11 @@ class ParagraphDedup(GlobalStage):
         if key is not None and ng is not None and per_para is not None and key == stored_key(doc["text"], self._salt):
             counts = np.frombuffer(per_para, np.int32)
             return np.frombuffer(ng, np.uint64), counts if shared is None else np.frombuffer(shared, np.int32), counts
-        h, c = document_ngrams(doc["text"], self.ngram, self.min_ngram)
+        return self._hashed(doc["text"])
+
+    def _hashed(self, text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every n-gram of ``text``, in the form of :meth:`_ngrams` (all of them listed)."""
+        h, c = document_ngrams(text, self.ngram, self.min_ngram)
         counts = np.asarray(c, np.int32)
         return h, counts, counts
 
@@ -277,11 +282,8 @@ class ParagraphDedup(GlobalStage):
     def collect(self, docs: list[Document]) -> pa.Table:
         return _collect_table([str(d["id"]) for d in docs], [self._ngrams(d) for d in docs])
 
-    def _partitions(self, sdir: StageDir, shards: list[int], executor: Any) -> tuple[int, Any]:
+    def _partitions(self, sdir: StageDir, shards: list[int], executor: Any, total: int) -> tuple[int, Any]:
         """The partition count, and where the reduce jobs run (``executor``, or the driver when small)."""
-        if shards and shards[-1] >= 1 << (64 - SHARD_SHIFT):
-            raise ValueError(f"paragraph_dedup: at most {1 << (64 - SHARD_SHIFT)} shards")
-        total = self._total(sdir, shards)
         if total < self.inline_below:
             executor = LocalExecutor()  # one job after the other: one partition is as fast, with fewer files
         parts = max(1, int(getattr(executor, "num_workers", 1)), math.ceil(total / self.ngrams_per_partition))
@@ -290,15 +292,19 @@ class ParagraphDedup(GlobalStage):
 
     @staticmethod
     def _total(sdir: StageDir, shards: list[int]) -> int:
+        """The n-grams to look up, in all (what sizes the reduce); checks the shard count fits a position."""
+        if shards and max(shards) >= 1 << (64 - SHARD_SHIFT):
+            raise ValueError(f"paragraph_dedup: at most {1 << (64 - SHARD_SHIFT)} shards")
         return sum(int(collected(sdir, s, ["ngram_count"]).column(0).to_numpy().sum()) for s in shards)
 
     def reduce(self, sdir: StageDir, shards: list[int], executor: Any) -> dict[str, Any]:
         shards = sorted(shards)
-        if shards and shards[-1] < 1 << (64 - SHARD_SHIFT) and self._total(sdir, shards) < self.inline_below:
+        total = self._total(sdir, shards)
+        if total < self.inline_below:
             summary = {"stage": self.name, **reduce_in_memory(sdir, shards, self.threshold, self.max_rounds)}
             sdir.write_json("summary.json", summary)
             return summary
-        parts, executor = self._partitions(sdir, shards, executor)
+        parts, executor = self._partitions(sdir, shards, executor, total)
         peaks = executor.map(scatter, [(sdir, s, parts) for s in shards])
         dups = executor.map(repeated, [(sdir, shards, p) for p in range(parts)])
         buckets = [[s for s in shards if s % parts == q] for q in range(parts)]
@@ -385,16 +391,11 @@ class _AnnotateBFF(GlobalStage):
         return self.inner.params()
 
     def collect(self, docs: list[Document]) -> pa.Table:
-        rows = []
-        for d in docs:
-            h, c = document_ngrams(d["text"], self.inner.ngram, self.inner.min_ngram)
-            counts = np.asarray(c, np.int32)
-            rows.append((h, counts, counts))
-        return _collect_table([str(d["id"]) for d in docs], rows)
+        return _collect_table([str(d["id"]) for d in docs], [self.inner._hashed(d["text"]) for d in docs])
 
     def reduce(self, sdir: StageDir, shards: list[int], executor: Any) -> dict[str, Any]:
         shards = sorted(shards)
-        parts, executor = self.inner._partitions(sdir, shards, executor)
+        parts, executor = self.inner._partitions(sdir, shards, executor, self.inner._total(sdir, shards))
         peaks = executor.map(scatter, [(sdir, s, parts) for s in shards])
         dups = executor.map(repeated, [(sdir, shards, p) for p in range(parts)])
         split = executor.map(shared_split, [(sdir, p, parts) for p in range(parts)])
@@ -433,10 +434,8 @@ def _shared_rows(sdir: StageDir, shard: int) -> dict[str, tuple[int, np.ndarray,
     parts = sdir.read_json("partitions.json")["parts"]
     pos, h, c = load_shared(sdir, shard, parts)
     t = collected(sdir, shard, ["id", "para_ngrams"])
-    lists = t.column("para_ngrams").combine_chunks() if t.num_rows else pa.array([], pa.list_(pa.int32()))
-    offsets = lists.offsets.to_numpy().astype(np.int64)
-    offsets -= offsets[0] if len(offsets) else 0
-    counts = lists.flatten().to_numpy(zero_copy_only=False).astype(np.int32)
+    counts, offsets = paragraph_counts(t)
+    counts = counts.astype(np.int32)
     cut = np.searchsorted(pos, offsets)
     return {
         i: (int(offsets[k]), counts[offsets[k] : offsets[k + 1]], pos[cut[k] : cut[k + 1]], h[cut[k] : cut[k + 1]],
