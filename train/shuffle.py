@@ -10,6 +10,9 @@ the dataset, and its output depends on the documents and the seed, not on how th
 A source repeated for several epochs (a mixture) sends epoch e's copy of each document through the key
 rotated by a seeded offset, so each copy lands in a different shard; inside a shard documents are ordered by
 a hash of (key, epoch), which interleaves sources and epochs at random.
+
+:func:`global_pass` is the driver's side: it plans every source's epochs and runs one :func:`gather_bucket`
+task per output shard (resumable, :mod:`train.tasks`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from train.mixture import KEY_SPACE, count_below, partial_epoch
+from train.mixture import KEY_SPACE, count_below, partial_epoch, plan_targets
+from train.tasks import SPLITS, counts, finished, run_tasks
 
 MASK = KEY_SPACE - 1
 
@@ -179,3 +183,50 @@ def plan_pieces(
         "full_epochs": full,
         "truncated_docs": int(cut is not None),
     }
+
+
+def global_pass(
+    sources, stages, per_source, out, stage_dir, seed, shard_tokens, total_tokens, mixture, dtype, eot,
+    fingerprint, max_workers, progress, ray_address,
+) -> list[dict]:  # fmt: skip
+    """Plan every source's epochs, then run pass 2 (one task per output shard); returns the shard list."""
+    from curate.raysession import init_ray
+
+    available = [per_source[s.name]["available"]["train"]["tokens"] for s in sources]
+    targets = plan_targets(sources, available, total_tokens) if mixture else available
+    pieces = []
+    for s, a, target in zip(sources, available, targets):
+        prefixes = [str((stage_dir / n).resolve()) for src, _, n in stages if src is s]
+        mine, plan = plan_pieces(prefixes, s.name, a, target, seed)
+        pieces += mine
+        per_source[s.name].update(plan)
+    n_buckets = max(1, -(-sum(targets) // shard_tokens))
+    plan_sha = hashlib.sha256(json.dumps([n_buckets, pieces], sort_keys=True).encode()).hexdigest()
+    shard_dir = out / "shards"
+    infos_out: dict[str, dict] = {}
+    jobs = []
+    for b in range(n_buckets):
+        name = f"{b:05d}"
+        params = {"fingerprint": fingerprint, "plan": plan_sha}
+        done = finished(shard_dir, name, {"params": params})
+        if done is not None:
+            infos_out[name] = done
+        else:
+            jobs.append((name, (b, n_buckets, pieces, str(out.resolve()), dtype.name, eot, params), {}))
+    if jobs:
+        init_ray(ray_address)
+        infos_out.update(run_tasks(gather_bucket, jobs, max_workers, progress, "shuffle"))
+    keep = {f"{b:05d}{x}" for b in range(n_buckets) for x in (".train.bin", ".val.bin", ".json", ".done")}
+    for p in shard_dir.iterdir():  # what a former job left (more shards, another layout)
+        if p.name not in keep:
+            p.unlink()
+    written: dict[str, dict[str, dict[str, int]]] = {}
+    for info in infos_out.values():
+        for src, c in info["sources"].items():
+            w = written.setdefault(src, {sp: {"docs": 0, "tokens": 0} for sp in SPLITS})
+            for sp in SPLITS:
+                for k in ("docs", "tokens"):
+                    w[sp][k] += c[sp][k]
+    for s in sources:
+        per_source[s.name]["written"] = written.get(s.name, {sp: {"docs": 0, "tokens": 0} for sp in SPLITS})
+    return [{"name": f"{b:05d}", **counts(infos_out[f"{b:05d}"])} for b in range(n_buckets)]

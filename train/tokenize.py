@@ -33,7 +33,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +43,12 @@ from tokenizers import Tokenizer
 
 from train.export import check_formats, export
 from train.inputs import expand_inputs, read_documents
-from train.mixture import Source, parse_mix, plan_targets
-from train.shuffle import gather_bucket, plan_pieces, shuffle_key, write_atomic
+from train.mixture import Source, parse_mix
+from train.shuffle import global_pass, shuffle_key, write_atomic
+from train.tasks import SPLITS, counts, finished, run_tasks
 from train.tokenizer import EOT, encode_documents, eot_id
 
 MANIFEST = "manifest.json"
-SPLITS = ("train", "val")
 SHUFFLES = ("global", "shard")
 SHARD_TOKENS = 100_000_000  # 200 MB of uint16 per output shard: what one pass-2 task holds
 
@@ -155,50 +155,6 @@ def tokenize_one_shard(
     write_atomic(out / f"{name}.json", json.dumps(info, indent=1).encode())
     write_atomic(out / f"{name}.done", b"done\n")  # the marker, last
     return info
-
-
-def _finished(directory: Path, name: str, params: dict) -> dict | None:
-    """The task's info if its marker exists and it was made with the same parameters."""
-    if not (directory / f"{name}.done").exists():
-        return None
-    info = json.loads((directory / f"{name}.json").read_text())
-    return info if all(info.get(k) == v for k, v in params.items()) else None
-
-
-def _run_tasks(
-    fn: Callable, jobs: list[tuple[str, tuple, dict]], max_workers: int | None, progress: bool, desc: str
-) -> dict[str, dict]:
-    """Run ``fn(*args, **kwargs)`` as Ray tasks, at most ``max_workers`` in flight; results by name.
-
-    Raises RuntimeError, after all the others finished, if a task failed its retries."""
-    import ray
-    from tqdm import tqdm
-
-    task = ray.remote(num_cpus=1, max_retries=2, retry_exceptions=True)(fn)
-    refs: dict[Any, str] = {}
-    queue, results, failures = list(jobs), {}, {}
-
-    def submit() -> None:
-        name, args, kwargs = queue.pop(0)
-        refs[task.remote(*args, **kwargs)] = name
-
-    for _ in range(min(len(queue), max_workers or len(queue))):
-        submit()
-    bar = tqdm(total=len(jobs), desc=desc, unit="task", disable=not progress)
-    while refs:
-        ready, _ = ray.wait(list(refs), num_returns=1)
-        name = refs.pop(ready[0])
-        try:
-            results[name] = ray.get(ready[0])
-        except Exception as e:  # reported after the rest finished, never dropped silently
-            failures[name] = f"{type(e).__name__}: {e}"
-        bar.update(1)
-        if queue:  # keep at most max_workers tasks in flight
-            submit()
-    bar.close()
-    if failures:
-        raise RuntimeError(f"{len(failures)} task(s) failed; rerun to retry them: {failures}")
-    return results
 
 
 def tokenize_shards(
@@ -378,7 +334,7 @@ def _tokenize(
     for s, path, name in stages:
         params = {"source": path, "source_name": s.name, "tokenizer_sha256": tok_sha, "seed": seed,
                   "val_fraction": val_fraction}  # fmt: skip
-        done = _finished(stage_dir, name, params)
+        done = finished(stage_dir, name, params)
         if done is not None:
             infos[name] = done
             continue
@@ -391,7 +347,7 @@ def _tokenize(
         kwargs = {"source_name": s.name, "subdir": stage_dir.name, "storage_options": storage_options}
         jobs.append((name, args, kwargs))
     if jobs:
-        infos.update(_run_tasks(tokenize_one_shard, jobs, max_workers, progress, "tokenize"))
+        infos.update(run_tasks(tokenize_one_shard, jobs, max_workers, progress, "tokenize"))
 
     per_source: dict[str, dict[str, Any]] = {}
     for s in sources:
@@ -407,9 +363,9 @@ def _tokenize(
     if shuffle == "shard":
         names = [n for _, _, n in stages]
         order = np.random.default_rng(seed).permutation(len(names))  # neighbouring files are not neighbours
-        shards = [{"name": names[i], "source": stages[i][1], **_counts(infos[names[i]])} for i in order]
+        shards = [{"name": names[i], "source": stages[i][1], **counts(infos[names[i]])} for i in order]
     else:
-        shards = _global_pass(
+        shards = global_pass(
             sources, stages, per_source, out, stage_dir, seed, shard_tokens, total_tokens, mixture,
             dtype, eot_id(tok, eot), fingerprint, max_workers, progress, ray_address,
         )  # fmt: skip
@@ -452,52 +408,3 @@ def _read_bytes(path: str | Path, storage_options: dict | None) -> bytes:
         return f.read()
 
 
-def _counts(info: dict) -> dict:
-    return {f"{s}_{k}": info[s][k] for s in SPLITS for k in ("docs", "tokens")}
-
-
-def _global_pass(
-    sources, stages, per_source, out, stage_dir, seed, shard_tokens, total_tokens, mixture, dtype, eot,
-    fingerprint, max_workers, progress, ray_address,
-) -> list[dict]:  # fmt: skip
-    """Plan every source's epochs, then run pass 2 (one task per output shard); returns the shard list."""
-    from curate.raysession import init_ray
-
-    available = [per_source[s.name]["available"]["train"]["tokens"] for s in sources]
-    targets = plan_targets(sources, available, total_tokens) if mixture else available
-    pieces = []
-    for s, a, target in zip(sources, available, targets):
-        prefixes = [str((stage_dir / n).resolve()) for src, _, n in stages if src is s]
-        mine, plan = plan_pieces(prefixes, s.name, a, target, seed)
-        pieces += mine
-        per_source[s.name].update(plan)
-    n_buckets = max(1, -(-sum(targets) // shard_tokens))
-    plan_sha = hashlib.sha256(json.dumps([n_buckets, pieces], sort_keys=True).encode()).hexdigest()
-    shard_dir = out / "shards"
-    infos_out: dict[str, dict] = {}
-    jobs = []
-    for b in range(n_buckets):
-        name = f"{b:05d}"
-        params = {"fingerprint": fingerprint, "plan": plan_sha}
-        done = _finished(shard_dir, name, {"params": params})
-        if done is not None:
-            infos_out[name] = done
-        else:
-            jobs.append((name, (b, n_buckets, pieces, str(out.resolve()), dtype.name, eot, params), {}))
-    if jobs:
-        init_ray(ray_address)
-        infos_out.update(_run_tasks(gather_bucket, jobs, max_workers, progress, "shuffle"))
-    keep = {f"{b:05d}{x}" for b in range(n_buckets) for x in (".train.bin", ".val.bin", ".json", ".done")}
-    for p in shard_dir.iterdir():  # what a former job left (more shards, another layout)
-        if p.name not in keep:
-            p.unlink()
-    written: dict[str, dict[str, dict[str, int]]] = {}
-    for info in infos_out.values():
-        for src, c in info["sources"].items():
-            w = written.setdefault(src, {sp: {"docs": 0, "tokens": 0} for sp in SPLITS})
-            for sp in SPLITS:
-                for k in ("docs", "tokens"):
-                    w[sp][k] += c[sp][k]
-    for s in sources:
-        per_source[s.name]["written"] = written.get(s.name, {sp: {"docs": 0, "tokens": 0} for sp in SPLITS})
-    return [{"name": f"{b:05d}", **_counts(infos_out[f"{b:05d}"])} for b in range(n_buckets)]
