@@ -44,6 +44,12 @@ def reason_column(stage_name: str) -> str:
     return f"{stage_name.replace('#', '_')}{SEP}reason"
 
 
+def kept_so_far(doc: Document) -> bool:
+    """An annotated document that no stage before this one would have dropped (no ``<stage>__reason``): the
+    documents a full run with the annotating run's parameters brings to this point."""
+    return all(v is None for k, v in doc.items() if k.endswith(f"{SEP}reason"))
+
+
 def stored_key(text: str, salt: str) -> str:
     """A 64-bit fingerprint of ``text`` and of what a stored per-document measure of it depends on (``salt``:
     a model's identity, the parameters that shape the measure).

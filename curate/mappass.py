@@ -297,8 +297,11 @@ def run_map_pass(task: ShardTask) -> ShardResult:
         run.rm(rel)
 
     options = output_options(task.recipe)
-    data_opts = options if mp.last else intermediate_options(options, run.local)
-    data_w = ParquetShardWriter(run, mp.output, part_name(index), data_opts, schema=task.schema)
+    transient = intermediate_options(options, run.local)
+    data_w = ParquetShardWriter(
+        run, mp.output, part_name(index), options if mp.last else transient, schema=task.schema,
+        transient=not mp.last,
+    )
     rej_w = ParquetShardWriter(
         run, "rejected", run.rejected_stem(index, k), options, schema=REJECTED_SCHEMA, rotate=False
     )
@@ -306,7 +309,7 @@ def run_map_pass(task: ShardTask) -> ShardResult:
     col_w = None
     if mp.collects is not None:
         sdir = run.stage_dir(mp.collects_position, mp.collects.name)
-        col_w = ParquetShardWriter(sdir, "collect", part_name(index), options, rotate=False)
+        col_w = ParquetShardWriter(sdir, "collect", part_name(index), transient, rotate=False, transient=True)
 
     read_stats = StageStats("read")  # reported for the first pass only
     stage_stats = [StageStats(n) for n in mp.stat_names]

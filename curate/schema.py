@@ -78,6 +78,7 @@ STAGE_FIELDS: list[pa.Field] = [
     pa.field("paragraph_dedup__para_ngrams", pa.large_binary()),
     pa.field("paragraph_dedup__para_shared", pa.large_binary()),
     pa.field("paragraph_dedup__candidates", pa.large_binary()),
+    pa.field("paragraph_dedup__expected", pa.large_binary()),
     pa.field("quality__variants", pa.large_binary()),
     pa.field("fineweb_chars", pa.int64()),
     *[pa.field(f"fineweb_{m}_ratio", pa.float64()) for m in ("line_punct", "short_line", "char_dup", "list")],

@@ -22,6 +22,7 @@ Stages are registered under stable, versioned names with :func:`register`; the b
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import threading
@@ -290,11 +291,13 @@ def get_stage_class(name: str) -> type[BaseStage]:
     return _REGISTRY[name]
 
 
+@functools.cache  # a class's signature and hints do not change; select builds each stage several times
 def stage_parameters(cls: type[BaseStage]) -> dict[str, inspect.Parameter]:
     sig = inspect.signature(cls.__init__)
     return {n: p for n, p in list(sig.parameters.items())[1:] if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD}
 
 
+@functools.cache
 def stage_hints(cls: type[BaseStage]) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cls.__init__)

@@ -46,7 +46,6 @@ The reduce jobs and the files they write (``global/PP-paragraph_dedup/``) are in
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from typing import Any
@@ -55,7 +54,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from curate.annotate import TEXT_VARIANTS, stored_key
+from curate.annotate import stored_key
 from curate.dedup.bff_reduce import (
     COLLECT_SCHEMA,
     SHARD_SHIFT,
@@ -63,13 +62,10 @@ from curate.dedup.bff_reduce import (
     collected,
     decide_round,
     load_decisions,
-    load_shared,
-    paragraph_counts,
     reduce_in_memory,
     repeated,
     scatter,
     seen_counts,
-    shared_split,
 )
 from curate.dedup.workfiles import ShardCache
 from curate.executor import LocalExecutor
@@ -277,7 +273,9 @@ class ParagraphDedup(GlobalStage):
         return h, counts, counts
 
     def annotator(self, reason_col: str) -> GlobalStage:
-        return _AnnotateBFF(self, reason_col)
+        from curate.dedup.bff_annotate import AnnotateBFF
+
+        return AnnotateBFF(self, reason_col)
 
     def collect(self, docs: list[Document]) -> pa.Table:
         return _collect_table([str(d["id"]) for d in docs], [self._ngrams(d) for d in docs])
@@ -345,100 +343,3 @@ class ParagraphDedup(GlobalStage):
             d["paragraphs_removed"] = len(removed)
             out.append("paragraph_dedup_empty" if not d["text"].strip() else None)
         return out
-
-
-CANDIDATES = "paragraph_dedup__candidates"
-MAX_VARIANTS_FROM = 3  # candidates up to which every subset is a text variant (else only all of them removed)
-
-
-def _bff_variants(doc: Document) -> list[str]:
-    """The texts BFF may leave of an annotated document, at the annotating run's threshold: its candidate
-    paragraphs (more than ``threshold`` of their n-grams held by other paragraphs too) removed, every subset
-    of them for up to MAX_VARIANTS_FROM (else all of them), the texts left blank left out (BFF drops those)."""
-    raw = doc.get(CANDIDATES)
-    if not raw:
-        return []
-    cand = np.frombuffer(raw, np.int32).tolist()
-    subsets = [tuple(cand)]
-    if len(cand) <= MAX_VARIANTS_FROM:
-        subsets = [c for r in range(1, len(cand) + 1) for c in itertools.combinations(cand, r)]
-    texts = (remove_paragraphs(doc["text"], set(c)) for c in subsets)
-    return [t for t in texts if t.strip()]
-
-
-TEXT_VARIANTS.append(_bff_variants)
-
-
-class _AnnotateBFF(GlobalStage):
-    """``paragraph_dedup`` in ``mode: annotate``: keeps every document and stores, for ``curate select``, the
-    n-grams that two or more of the run's paragraphs hold (with the paragraphs' full n-gram counts and the
-    ``stored_key`` of the text). Whatever subset of these documents a select keeps, an n-gram that only one
-    of their paragraphs holds is never seen, so leaving it out changes no decision; on the bench crawl it
-    leaves ~7% of the n-grams to store, to read back and to look up."""
-
-    reduce_jobs = "n-grams to hash partitions → repeated n-grams → split by shard (what each document stores)"
-
-    def __init__(self, inner: ParagraphDedup, reason_col: str) -> None:
-        self.inner = inner
-        self.reason_col = reason_col
-        self.columns = (*inner.columns, *inner.measures, CANDIDATES, reason_col)  # type: ignore[misc]
-
-    @property
-    def name(self) -> str:  # type: ignore[override]
-        return self.inner.name
-
-    def params(self) -> dict[str, Any]:
-        return self.inner.params()
-
-    def collect(self, docs: list[Document]) -> pa.Table:
-        return _collect_table([str(d["id"]) for d in docs], [self.inner._hashed(d["text"]) for d in docs])
-
-    def reduce(self, sdir: StageDir, shards: list[int], executor: Any) -> dict[str, Any]:
-        shards = sorted(shards)
-        parts, executor = self.inner._partitions(sdir, shards, executor, self.inner._total(sdir, shards))
-        peaks = executor.map(scatter, [(sdir, s, parts) for s in shards])
-        dups = executor.map(repeated, [(sdir, shards, p) for p in range(parts)])
-        split = executor.map(shared_split, [(sdir, p, parts) for p in range(parts)])
-        summary = {
-            "stage": self.name,
-            "mode": "annotate",
-            "partitions": parts,
-            "ngrams": sum(d["ngrams"] for d in dups),
-            "distinct_ngrams": sum(d["distinct"] for d in dups),
-            "stored_ngrams": sum(s["occurrences"] for s in split),
-            "reduce_peak_rss_mb": _peak(peaks, dups, split),
-        }
-        sdir.write_json("summary.json", summary)
-        return summary
-
-    def apply(self, docs: list[Document], shard: int, sdir: StageDir) -> list[str | None]:
-        rows = _CACHE.get((sdir.url, shard, "shared"), lambda: _shared_rows(sdir, shard))
-        ng_col, para_col, shared_col, key_col = self.inner.measures
-        for d in docs:
-            first, counts, pos, h, c = rows[str(d["id"])]
-            d[ng_col] = np.repeat(h, c).tobytes()
-            d[para_col] = counts.tobytes()
-            shared = np.bincount(pos - first, weights=c, minlength=len(counts)).astype(np.int32)
-            d[shared_col] = shared.tobytes()
-            with np.errstate(divide="ignore", invalid="ignore"):  # the paragraphs a select may find seen
-                d[CANDIDATES] = np.flatnonzero((counts > 0) & (shared / counts > self.inner.threshold)).astype(
-                    np.int32).tobytes()
-            d[key_col] = stored_key(d["text"], self.inner._salt)
-            d[self.reason_col] = None
-        return [None] * len(docs)
-
-
-def _shared_rows(sdir: StageDir, shard: int) -> dict[str, tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-    """id → (its first paragraph's ordinal in the shard, its paragraphs' n-gram counts, and its repeated
-    occurrences: ordinals, hashes, counts), from the shard's collected rows and ``shared/``."""
-    parts = sdir.read_json("partitions.json")["parts"]
-    pos, h, c = load_shared(sdir, shard, parts)
-    t = collected(sdir, shard, ["id", "para_ngrams"])
-    counts, offsets = paragraph_counts(t)
-    counts = counts.astype(np.int32)
-    cut = np.searchsorted(pos, offsets)
-    return {
-        i: (int(offsets[k]), counts[offsets[k] : offsets[k + 1]], pos[cut[k] : cut[k + 1]], h[cut[k] : cut[k + 1]],
-            c[cut[k] : cut[k + 1]])
-        for k, i in enumerate(t.column("id").to_pylist())
-    }

@@ -60,7 +60,8 @@ def intermediate_options(options: OutputOptions, local: bool) -> OutputOptions:
 class ParquetShardWriter:
     """Write documents of one shard to ``<folder>/<stem>.parquet`` of a run directory (rotating by size).
 
-    ``schema`` may be given; else it is fixed from the first batch (base columns first). Files are written
+    ``schema`` may be given; else it is fixed from the first batch (base columns first); ``transient``: a file
+    between passes, written without dictionaries and statistics. Files are written
     through the run directory's atomic scheme (:meth:`curate.rundir.Folder.temp_path`) and made visible by
     ``close()``, which returns their names.
     """
@@ -73,8 +74,10 @@ class ParquetShardWriter:
         options: OutputOptions,
         schema: pa.Schema | None = None,
         rotate: bool = True,
+        transient: bool = False,
     ) -> None:
         self.where = where
+        self.transient = transient
         self.folder = folder
         self.stem = stem
         self.options = options
@@ -96,7 +99,12 @@ class ParquetShardWriter:
         self._file = self.where.fs.open(self._tmp, "wb")
         codec = None if self.options.compression == "none" else self.options.compression
         level = self.options.compression_level if codec == "zstd" else None
-        self._writer = pq.ParquetWriter(self._file, self.schema, compression=codec, compression_level=level)
+        # A transient file (read once by the next pass or a reduce) has no dictionary pages and no column
+        # statistics: no reader looks at them, and on long text they are a third of an uncompressed write.
+        plain = {"use_dictionary": False, "write_statistics": False} if self.transient else {}
+        self._writer = pq.ParquetWriter(
+            self._file, self.schema, compression=codec, compression_level=level, **plain
+        )
         self._bytes = 0
 
     def _close_current(self) -> None:

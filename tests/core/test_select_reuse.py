@@ -54,20 +54,24 @@ BOILER = (
 
 def bff_pages() -> list[dict]:
     """Pages of real paragraphs with planted repeats: a footer on every third page, copied pages, short pages
-    (so that a length filter before the dedup changes which copy comes first)."""
+    (so that a length filter before the dedup changes which copy comes first), a digest of other pages."""
     paras = [p for p in WIKI.read_text(encoding="utf-8").split("\n") if len(p.split()) > 40]
     pages = []
     for i in range(30):
         body = paras[2 * i : 2 * i + 2] if i % 4 else paras[2 * i : 2 * i + 1]
         pages.append("\n".join([*body, *([BOILER] if i % 3 == 0 else [])]))
     pages += [pages[3], pages[8] + "\n" + BOILER, pages[12][:400]]  # copies, whole or in part
+    # a digest of four earlier paragraphs and two new ones that a later page repeats: six candidates, of
+    # which BFF removes four (a subset that only the expected removals store a score for)
+    new = paras[60:63]
+    pages += ["\n".join([pages[1], pages[2], *new[:2]]), "\n".join(new)]
     return [{"id": f"p{i:03d}", "text": t} for i, t in enumerate(pages)]
 
 
 def test_paragraph_dedup_annotates_only_shared_ngrams_and_select_decides_as_a_full_run(tmp_path, monkeypatch):
     import filters.quality
     from curate.annotate import select
-    from curate.dedup.paragraph import document_ngrams
+    from curate.dedup.paragraph import document_ngrams, remove_paragraphs
     from curate.runner import run
 
     pages = bff_pages()
@@ -130,6 +134,12 @@ def test_paragraph_dedup_annotates_only_shared_ngrams_and_select_decides_as_a_fu
         shortened = sum(1 for _, n, _ in out["full"].values() if n)
         assert shortened  # the dedup removed paragraphs: a real test
         assert n_scored < shortened  # most shortened pages found their score among the stored variants
+        if sets == ["length_filter.min_words=60"]:  # the annotating run's parameters: what it expected
+            for pid, (text, n, _) in out["full"].items():
+                raw = stored[pid]["paragraph_dedup__expected"]
+                gone = set(np.frombuffer(raw, np.int32).tolist()) if raw else set()
+                assert len(gone) == n and remove_paragraphs(stored[pid]["text"], gone) == text, pid
+            assert n_scored == 0  # every shortened page's score was stored: no classifier ran
 
 
 def test_paragraph_dedup_reads_back_its_stored_ngrams_while_the_key_matches(docs):
