@@ -142,15 +142,17 @@ class _Rejected:
 
 def run_stage(
     fn: Any, name: str, docs: list[Document], st: StageStats, rejected: _Rejected, errors: list[str],
-    mutates: bool = True,
-) -> list[Document]:
-    """Run one stage's batch function on ``docs``; return the kept ones.
+    mutates: bool = True, chars: int | None = None,
+) -> tuple[list[Document], int]:
+    """Run one stage's batch function on ``docs`` (``chars``: their text length, when known); return the kept
+    ones and their text length.
 
     A batch that raises is retried document by document on unmodified copies of the documents (the failed
     call may have changed some of them); a document it still raises on is dropped as ``<stage>_error``.
     """
+    chars_in = _text_len(docs) if chars is None else chars
     st.docs_in += len(docs)
-    st.chars_in += _text_len(docs)
+    st.chars_in += chars_in
     t = time.perf_counter()
     originals = [copy.copy(d) for d in docs] if mutates else docs
     try:
@@ -168,16 +170,20 @@ def run_stage(
                     errors.append(f"{name}: {traceback.format_exc(limit=3)}")
                 results.append(f"{name.split('#')[0]}_error")
     kept = []
+    dropped = []
     for d, r in zip(docs, results):
         if r is None:
             kept.append(d)
         else:
             st.reasons[r] += 1
             rejected.add(d, name, r)
+            dropped.append(d)
+    # a stage that changes no text leaves the kept documents' length known: what came in, less the dropped
+    chars_out = _text_len(kept) if mutates else chars_in - _text_len(dropped)
     st.seconds += time.perf_counter() - t
     st.docs_out += len(kept)
-    st.chars_out += _text_len(kept)
-    return kept
+    st.chars_out += chars_out
+    return kept, chars_out
 
 
 def _timed(it: Iterator[Document], st: StageStats) -> Iterator[Document]:
@@ -300,7 +306,7 @@ def run_map_pass(task: ShardTask) -> ShardResult:
     transient = intermediate_options(options, run.local)
     data_w = ParquetShardWriter(
         run, mp.output, part_name(index), options if mp.last else transient, schema=task.schema,
-        transient=not mp.last,
+        ipc=not mp.last,
     )
     rej_w = ParquetShardWriter(
         run, "rejected", run.rejected_stem(index, k), options, schema=REJECTED_SCHEMA, rotate=False
@@ -334,12 +340,14 @@ def run_map_pass(task: ShardTask) -> ShardResult:
                     docs.append(d)
             read_stats.docs_out += len(docs)
             read_stats.chars_out += sum(len(d.get("_html") or b"") + len(d.get("text") or "") for d in docs)
+            chars = None
             for s, st in zip(mp.stages, stage_stats):
                 if not docs:
                     break
-                docs = run_stage(s.process_batch, st.name, docs, st, rejected, errors, s.mutates)
+                docs, chars = run_stage(s.process_batch, st.name, docs, st, rejected, errors, s.mutates, chars)
             if mp.collects is not None and docs:
-                docs = run_stage(mp.collects.process_batch, g_stats.name, docs, g_stats, rejected, errors)
+                docs, _ = run_stage(mp.collects.process_batch, g_stats.name, docs, g_stats, rejected, errors,
+                                    chars=chars)
                 if docs:
                     t = time.perf_counter()
                     col_w.write_table(mp.collects.collect(docs))

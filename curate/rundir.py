@@ -4,7 +4,7 @@ Local disk, ``s3://``, ``gs://`` or any fsspec URL: the same class, the same lay
 
     run.yaml                          resolved recipe, inputs, versions, start/end, fingerprint
     data/part-NNNNN[-R].parquet       kept documents of shard NNNNN (R: size rotation)
-    intermediate/sK/part-NNNNN…       the output of map pass K when a global stage follows it
+    intermediate/sK/part-NNNNN….arrow the output of map pass K when a global stage follows it (Arrow IPC)
     rejected/part-NNNNN[-sK].parquet  dropped documents (pass K > 0 adds -sK)
     stats/part-NNNNN[-sK].json        per-shard, per-pass counts
     markers/sK/part-NNNNN.json        completion marker of shard NNNNN in map pass K (written last)
@@ -168,7 +168,16 @@ class Folder:
         return retry_io(go, f"read {self.uri(rel)}")
 
     def iter_batches(self, rel: str, batch_rows: int = 1024) -> Iterator[pa.RecordBatch]:
-        """Record batches of a Parquet file, streamed."""
+        """Record batches of a Parquet file, streamed, or of an Arrow IPC file (``.arrow``: the files between
+        map passes; memory-mapped on a local disk)."""
+        if rel.endswith(".arrow"):
+            with pa.memory_map(self.full(rel)) if self.local else self.fresh().open(self.full(rel), "rb") as f:
+                reader = pa.ipc.open_file(f)
+                for i in range(reader.num_record_batches):
+                    batch = reader.get_batch(i)
+                    for start in range(0, batch.num_rows, batch_rows):
+                        yield batch.slice(start, batch_rows)
+            return
         with self.fresh().open(self.full(rel), "rb") as f:
             yield from pq.ParquetFile(f).iter_batches(batch_size=batch_rows)
 
@@ -282,8 +291,9 @@ class RunDir(Folder):
         """Files an attempt of (pass, shard) may have written before its marker: removed before a retry, so
         a rerun that rotates into fewer files leaves none of the old attempt's behind."""
         folder, stem = self.data_folder(pass_index, last), part_name(shard)
+        ext = "parquet" if last else "arrow"
         rejected = f"rejected/{self.rejected_stem(shard, pass_index)}.parquet"
-        return self.glob(f"{folder}/{stem}.parquet") + self.glob(f"{folder}/{stem}-*.parquet") + self.glob(rejected)
+        return self.glob(f"{folder}/{stem}.{ext}") + self.glob(f"{folder}/{stem}-*.{ext}") + self.glob(rejected)
 
     def clean_leftovers(self) -> int:
         """Remove temporary files a killed run left behind (local disk only: object stores have none)."""

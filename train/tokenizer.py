@@ -28,9 +28,8 @@ from pathlib import Path
 import fsspec
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from train import EOT  # noqa: F401 - re-exported: train.tokenizer.EOT
 from train.inputs import expand_inputs, iter_texts
-
-EOT = "<|endoftext|>"
 
 
 def train_tokenizer(

@@ -140,7 +140,8 @@ def test_a_stage_whose_package_is_missing_fails_before_any_work(tmp_path, monkey
     assert not (tmp_path / "out" / "markers").exists()
 
 
-def test_intermediate_files_are_uncompressed_on_a_local_disk_unless_the_recipe_says(tmp_path):
+def test_intermediate_files_are_uncompressed_arrow_on_a_local_disk_unless_the_recipe_says(tmp_path):
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from curate.errors import RecipeError
@@ -149,22 +150,25 @@ def test_intermediate_files_are_uncompressed_on_a_local_disk_unless_the_recipe_s
     paras = (Path(__file__).resolve().parents[1] / "data" / "dedup" / "wikitext2_paragraphs.txt").read_text(
         encoding="utf-8").splitlines()
     docs = [[{"id": f"{s}-{i}", "text": paras[5 * s + i]} for i in range(5)] for s in range(2)]
-    codecs = {}
-    for setting in (None, "zstd"):
+    sizes, kept = {}, {}
+    for setting in (None, "zstd", "lz4"):
         recipe = tmp_path / f"r-{setting}.yaml"
         out = f"\noutput: {{intermediate_compression: {setting}}}\n" if setting else "\n"
         recipe.write_text("stages:\n  - exact_dedup\n  - length_filter: {min_words: 3}" + out)
         dest = tmp_path / f"run-{setting}"
         assert run(str(recipe), [], str(dest), executor="local", progress=False, documents=docs,
                    keep_intermediate=True).ok
-        codecs[setting] = {
-            folder: {pq.ParquetFile(f).metadata.row_group(0).column(1).compression
-                     for f in (dest / folder).glob("*.parquet")}
-            for folder in ("intermediate/s0", "data")
-        }
-    assert codecs[None] == {"intermediate/s0": {"UNCOMPRESSED"}, "data": {"ZSTD"}}
-    assert codecs["zstd"] == {"intermediate/s0": {"ZSTD"}, "data": {"ZSTD"}}
+        files = sorted((dest / "intermediate" / "s0").iterdir())
+        assert files and all(f.suffix == ".arrow" for f in files)  # Arrow IPC between passes
+        rows = [r for f in files for r in pa.ipc.open_file(pa.memory_map(str(f))).read_all().to_pylist()]
+        assert sorted(r["id"] for r in rows) == sorted(d["id"] for s in docs for d in s)
+        sizes[setting] = sum(f.stat().st_size for f in files)
+        kept[setting] = sorted(r["id"] for f in (dest / "data").glob("*.parquet") for r in pq.read_table(f).to_pylist())
+        assert {pq.ParquetFile(f).metadata.row_group(0).column(1).compression
+                for f in (dest / "data").glob("*.parquet")} == {"ZSTD"}  # the output keeps its codec
+    assert sizes["zstd"] < sizes[None] and sizes["lz4"] < sizes[None]  # the text compresses
+    assert kept[None] == kept["zstd"] == kept["lz4"] and kept[None]
     bad = tmp_path / "bad.yaml"
-    bad.write_text("stages:\n  - exact_dedup\noutput: {intermediate_compression: zip}\n")
+    bad.write_text("stages:\n  - exact_dedup\noutput: {intermediate_compression: snappy}\n")
     with pytest.raises(RecipeError, match="intermediate_compression"):
         run(str(bad), [], str(tmp_path / "bad"), executor="local", progress=False, documents=docs)
