@@ -148,8 +148,8 @@ class Folder:
 
     def read_table(self, rel: str, columns: list[str] | None = None) -> pa.Table:
         def go() -> pa.Table:
-            with self.fresh().open(self.full(rel), "rb") as f:
-                return pq.read_table(f, columns=columns)
+            with self.fresh().open(self.full(rel), "rb") as f:  # one file: no pyarrow.dataset (8 ms to import)
+                return pq.ParquetFile(f).read(columns=columns)
 
         return retry_io(go, f"read {self.uri(rel)}")
 
