@@ -36,6 +36,12 @@ def ids(run_dir: Path) -> list[str]:
                   for r in pq.read_table(f, columns=["id"]).to_pylist())
 
 
+def _wall(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=4)
@@ -102,6 +108,14 @@ def main() -> None:
                 t_run = min(t_run, time.perf_counter() - t0)
             same = ids(tmp / f"cli-sel{i}") == ids(tmp / f"cli-run{i}") == ids(tmp / f"full{i}")
             print(f"{'':51}{' '.join(sets):<45}{t_sel:>8.2f}{t_run:>8.1f}{t_sel / t_run:>11.1%}  same ids {same}")
+        # pyarrow imports pandas on its first array wherever pandas is installed (here: the dev extra; curate
+        # does not depend on it): what that adds to every command, for a reader comparing with a plain install
+        extra = []
+        for _ in range(args.rounds):
+            base = "import curate.annotate, curate.runner, pyarrow.compute, pyarrow.parquet"  # what select loads
+            with_pd, without = (_wall([sys.executable, "-c", f"{base}{m}"], env) for m in (", pandas", ""))
+            extra.append(with_pd - without)
+        print(f"of each command above, pandas (imported by pyarrow; a test dependency here): {min(extra):.2f} s")
     shutil.rmtree(tmp)
 
 
