@@ -41,7 +41,8 @@ later every round, and the first round that changes nothing is the sequential an
 the rounds; ``summary.json`` says whether it converged). Which copy is kept depends only on that order: the
 first in (shard, row), whatever its id.
 
-The reduce jobs and the files they write (``global/PP-paragraph_dedup/``) are in :mod:`curate.dedup.bff_reduce`.
+The reduce jobs and the files they write (``global/PP-paragraph_dedup/``) are in :mod:`curate.dedup.bff_reduce`;
+what the stage stores in ``mode: annotate`` for ``curate select`` is in :mod:`curate.dedup.bff_annotate`.
 """
 
 from __future__ import annotations
@@ -209,12 +210,13 @@ class ParagraphDedup(GlobalStage):
             which reads back only the repeated ones). 0: always the partitioned jobs.
 
     Drop reasons: ``paragraph_dedup_document``, ``paragraph_dedup_empty``. Column: ``paragraphs_removed``.
-    In ``mode: annotate`` it runs :class:`_AnnotateBFF` and stores, per document, the n-grams two or more
-    paragraphs of the run hold (``paragraph_dedup__ngrams``, uint64 bytes), every paragraph's n-gram count
-    (``paragraph_dedup__para_ngrams``) and how many of them are stored (``paragraph_dedup__para_shared``,
-    int32 bytes), the paragraphs a select may remove (``paragraph_dedup__candidates``) and the text's
-    ``paragraph_dedup__key`` (:func:`curate.annotate.stored_key`): ``curate select`` reads them back instead of
-    hashing again wherever the key matches.
+    In ``mode: annotate`` it runs :class:`curate.dedup.bff_annotate.AnnotateBFF` and stores, per document, the
+    n-grams two or more paragraphs of the run hold (``paragraph_dedup__ngrams``, uint64 bytes), every
+    paragraph's n-gram count (``paragraph_dedup__para_ngrams``) and how many of them are stored
+    (``paragraph_dedup__para_shared``, int32 bytes), the paragraphs a select may remove
+    (``paragraph_dedup__candidates``), those a full run with its parameters removes
+    (``paragraph_dedup__expected``) and the text's ``paragraph_dedup__key`` (:func:`curate.annotate.stored_key`):
+    ``curate select`` reads them back instead of hashing again wherever the key matches.
     """
 
     columns = ("paragraphs_removed",)

@@ -64,8 +64,8 @@ class ParquetShardWriter:
     ``schema`` may be given; else it is fixed from the first batch (base columns first); ``transient``: a file
     read once by a reduce, written without dictionaries and statistics; ``ipc``: an Arrow IPC file
     (``.arrow``) instead, for the files between map passes (writing and reading it is a copy, where even a
-    plain Parquet file is encoded and decoded column by column: ~2 ms a pass a shard of 200 pages, about a
-    tenth of a select). Files are written
+    plain Parquet file is encoded and decoded column by column: ~2 ms less per pass and shard of 200 pages).
+    Files are written
     through the run directory's atomic scheme (:meth:`curate.rundir.Folder.temp_path`) and made visible by
     ``close()``, which returns their names.
     """
@@ -110,8 +110,8 @@ class ParquetShardWriter:
             self._writer = pa.ipc.new_file(self._file, self.schema, options=options)
             self._bytes = 0
             return
-        # A transient file (read once by the next pass or a reduce) has no dictionary pages and no column
-        # statistics: no reader looks at them, and on long text they are a third of an uncompressed write.
+        # A transient file (read once by a reduce) has no dictionary pages and no column statistics: no reader
+        # looks at them, and they are a third of an uncompressed write of long text.
         plain = {"use_dictionary": False, "write_statistics": False} if self.transient else {}
         self._writer = pq.ParquetWriter(
             self._file, self.schema, compression=codec, compression_level=level, **plain
