@@ -68,7 +68,9 @@ def bff_pages() -> list[dict]:
     return [{"id": f"p{i:03d}", "text": t} for i, t in enumerate(pages)]
 
 
-def test_paragraph_dedup_annotates_only_shared_ngrams_and_select_decides_as_a_full_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("inline_below", [4_000_000, 0])  # the reduces in memory, and as partitioned jobs
+def test_paragraph_dedup_annotates_only_shared_ngrams_and_select_decides_as_a_full_run(tmp_path, monkeypatch,
+                                                                                       inline_below):
     import filters.quality
     from curate.annotate import select
     from curate.dedup.paragraph import document_ngrams, remove_paragraphs
@@ -76,7 +78,8 @@ def test_paragraph_dedup_annotates_only_shared_ngrams_and_select_decides_as_a_fu
 
     pages = bff_pages()
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("stages:\n  - length_filter: {min_words: 60}\n  - paragraph_dedup: {ngram: 13}\n"
+    recipe.write_text("stages:\n  - length_filter: {min_words: 60}\n"
+                      f"  - paragraph_dedup: {{ngram: 13, inline_below: {inline_below}}}\n"
                       "  - quality: {model: default, keep_top_fraction: 0.6}\n")
     shards = [pages[:15], pages[15:]]
     ann = tmp_path / "ann"
