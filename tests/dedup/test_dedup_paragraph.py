@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import regex
 
-from curate.dedup.paragraph import bff_words, document_ngrams
+from curate.dedup.paragraph import bff_words, document_ngrams, remove_paragraphs
 from curate.stage import build_stage
 from curate.testing import LocalRunner, run_global_stage, stage_path
 
@@ -101,8 +102,6 @@ def test_words_are_uax29_segments(paragraphs, entries) -> None:
 
 def test_remove_paragraphs_takes_each_with_the_newline_before_it() -> None:
     from itertools import combinations
-
-    from curate.dedup.paragraph import remove_paragraphs
 
     def by_the_rule(text: str, gone: set[int]) -> str:
         return "".join(("\n" if k else "") + p for k, p in enumerate(text.split("\n")) if k not in gone)
@@ -202,6 +201,7 @@ def test_reduce_resumes_from_its_files(tmp_path: Path, paragraphs, entries) -> N
 
 
 def test_ray_run_matches_the_local_run(ray_session, tmp_path: Path, paragraphs, entries) -> None:
+    from curate.annotate import select
     from curate.runner import run
 
     shards = corpus(paragraphs, entries)
@@ -212,11 +212,24 @@ def test_ray_run_matches_the_local_run(ray_session, tmp_path: Path, paragraphs, 
         inputs.append(str(f))
     recipe = tmp_path / "r.yaml"
     expected = bff_oldboth([d for s in shards for d in s])
+    want = {i: t for i, t in expected.items() if t is not None}
     for inline in (0, 10**9):  # the reduce jobs as Ray tasks, then in the driver (a small reduce's default)
         recipe.write_text(f"name: p\nstages:\n  - paragraph_dedup: {{inline_below: {inline}}}\n")
         assert run(str(recipe), inputs, str(tmp_path / f"out{inline}"), progress=False).ok
         kept = pq.read_table(tmp_path / f"out{inline}" / "data").to_pylist()
-        assert {d["id"]: d["text"] for d in kept} == {i: t for i, t in expected.items() if t is not None}
+        assert {d["id"]: d["text"] for d in kept} == want
+        # annotated on Ray: the expected removals are the full run's; a select on Ray decides as it did
+        ann, sel = tmp_path / f"ann{inline}", tmp_path / f"sel{inline}"
+        assert run(str(recipe), inputs, str(ann), overrides=["recipe.mode=annotate"], progress=False).ok
+        shortened = 0
+        for d in pq.read_table(ann / "data").to_pylist():
+            gone = set(np.frombuffer(d["paragraph_dedup__expected"] or b"", np.int32).tolist())
+            if d["id"] in want:
+                assert remove_paragraphs(d["text"], gone) == want[d["id"]], d["id"]
+                shortened += bool(gone)
+        assert shortened  # the planted boilerplate was removed somewhere: a real check
+        assert select(str(ann), str(recipe), str(sel), executor="ray", progress=False).ok
+        assert {d["id"]: d["text"] for d in pq.read_table(sel / "data").to_pylist()} == want
 
 
 def test_a_shard_left_empty_before_the_stage(paragraphs) -> None:
