@@ -87,10 +87,11 @@ def expected_collect(sdir: StageDir, shard: int) -> int:
     in order, with the n-grams a select reads back), as the collect file of :func:`expected_dir`."""
     rel = sdir.collect_file(shard)
     ids: list[str] = []
+    rows = {}
     if sdir.exists(rel):
-        t = sdir.read_table(rel, columns=["id", "kept"])
+        t = sdir.read_table(rel, columns=["id", "para_ngrams", "kept"])  # one read for both
         ids = [i for i, k in zip(t.column("id").to_pylist(), t.column("kept").to_pylist()) if k]
-    rows = _shared_rows(sdir, shard) if ids else {}
+        rows = _shared_rows(sdir, shard, t) if ids else {}
     lists = []
     for i in ids:
         first, counts, pos, h, c = rows[i]
@@ -164,12 +165,15 @@ class AnnotateBFF(GlobalStage):
         return [None] * len(docs)
 
 
-def _shared_rows(sdir: StageDir, shard: int) -> dict[str, tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+def _shared_rows(
+    sdir: StageDir, shard: int, t: pa.Table | None = None
+) -> dict[str, tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """id → (its first paragraph's ordinal in the shard, its paragraphs' n-gram counts, and its repeated
-    occurrences: ordinals, hashes, counts), from the shard's collected rows and ``shared/``."""
+    occurrences: ordinals, hashes, counts), from the shard's collected rows (``t``: already read, with ``id``
+    and ``para_ngrams``) and ``shared/``."""
     parts = sdir.read_json("partitions.json")["parts"]
     pos, h, c = load_shared(sdir, shard, parts)
-    t = collected(sdir, shard, ["id", "para_ngrams"])
+    t = collected(sdir, shard, ["id", "para_ngrams"]) if t is None else t
     counts, offsets = paragraph_counts(t)
     counts = counts.astype(np.int32)
     cut = np.searchsorted(pos, offsets)
